@@ -1,0 +1,1 @@
+"""Connectors: one module per kind of store, one protocol (connectors.base), one registry."""

@@ -1,0 +1,324 @@
+"""SQL databases through SQLAlchemy: PostgreSQL, MariaDB/MySQL and SQLite are proven in tests.
+
+Every lookup is a parameterised WHERE on the store's side (identity fields, reference fields,
+primary keys), chunked and streamed; no table is ever read whole into Python.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Engine, MetaData, String, Table, create_engine, delete, event, func, inspect, or_, select, tuple_, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, ForeignKey, Key, Match, Step
+from dsr.config import CollectionConfig, DatasetConfig, FieldConfig, SystemConfig
+from dsr.subject import Identifier, IdentifierKind, digits_forms, spellings
+
+CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def enable_sqlite_foreign_keys(engine: Engine) -> None:
+    """SQLite enforces foreign keys only when each connection asks; waits instead of failing when busy."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure's class, never its text: driver messages quote row values (personal data)."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(exc).__name__}/{type(orig).__name__}"
+
+
+class SqlConnector:
+    """A connector for one SQL database; collections are tables, fields are columns."""
+
+    def __init__(self, system: str, config: SystemConfig, dataset: DatasetConfig):
+        self.system = system
+        self.dataset = dataset
+        url = make_url(config.url)
+        self._where = f"{url.get_backend_name()} database {url.database or ''}".strip()
+        self.engine = create_engine(url, pool_pre_ping=True)
+        enable_sqlite_foreign_keys(self.engine)
+        self._tables: dict[str, Table] = {}
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _connect(self, what: str) -> Connection:
+        try:
+            return self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise ConnectorError(f"system {self.system!r} ({self._where}) is unreachable while {what}: {_reason(exc)}") from None
+
+    def _table(self, name: str) -> Table:
+        if name not in self._tables:
+            if name not in self.dataset.collections:
+                raise ConnectorError(f"system {self.system!r}: collection {name!r} is not in its dataset")
+            with self._connect(f"reflecting {name}") as conn, warnings.catch_warnings():
+                # Expression indexes (lower(email)) serve lookups but are not reflected; that is fine.
+                warnings.filterwarnings("ignore", message="Skipped unsupported reflection of expression-based index")
+                try:
+                    table = Table(name, MetaData(), autoload_with=conn)
+                except NoSuchTableError:
+                    raise ConnectorError(f"system {self.system!r}: table {name!r} does not exist") from None
+            missing = [f for f in self.dataset.collections[name].fields if f not in table.c]
+            if missing:
+                raise ConnectorError(f"system {self.system!r}: table {name!r} has no column(s) {', '.join(missing)}")
+            self._tables[name] = table
+        return self._tables[name]
+
+    def _key_columns(self, collection: str) -> list[Column[Any]]:
+        table = self._table(collection)
+        return [table.c[k] for k in self.dataset.collections[collection].primary_key]
+
+    def _key_filter(self, collection: str, keys: Sequence[Key]) -> ColumnElement[bool]:
+        columns = self._key_columns(collection)
+        if len(columns) == 1:
+            return columns[0].in_([k[0] for k in keys])
+        return tuple_(*columns).in_([tuple(k) for k in keys])
+
+    def _digits(self, column: Column[Any]) -> ColumnElement[Any]:
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return func.regexp_replace(column, "[^0-9]", "", "g")
+        if dialect in ("mysql", "mariadb"):
+            return func.regexp_replace(column, "[^0-9]", "")
+        expression: ColumnElement[Any] = column  # SQLite has no regexp_replace: strip the usual separators
+        for separator in (" ", "-", "(", ")", "+", ".", "\u3000"):
+            expression = func.replace(expression, separator, "")
+        return expression
+
+    def _identity_condition(self, table: Table, name: str, conf: FieldConfig, identifiers: Sequence[Identifier]) -> ColumnElement[bool]:
+        """Index-friendly: compare the column (or its declared normal form) with precomputed values."""
+        match = conf.match
+        if match and match.column:
+            return table.c[match.column].in_([i.value for i in identifiers])
+        if match and match.expression == "lower":
+            return func.lower(table.c[name]).in_(sorted({i.value.lower() for i in identifiers}))
+        if match and match.expression == "digits":
+            return self._digits(table.c[name]).in_(sorted({d for i in identifiers for d in digits_forms(i.kind, i.value)}))
+        return table.c[name].in_(sorted({s for i in identifiers for s in spellings(i.kind, i.value)}))
+
+    def _stream(self, collection: str, condition: ColumnElement[bool], columns: Sequence[str]) -> Iterator[dict[str, Any]]:
+        table = self._table(collection)
+        wanted = list(dict.fromkeys([*self.dataset.collections[collection].primary_key, *columns]))
+        query = select(*(table.c[c] for c in wanted)).where(condition)
+        with self._connect(f"reading {collection}") as conn:
+            try:
+                for row in conn.execution_options(stream_results=True, yield_per=CHUNK).execute(query):
+                    yield dict(row._mapping)
+            except SQLAlchemyError as exc:
+                raise ConnectorError(f"system {self.system!r}: reading {collection} failed: {_reason(exc)}") from None
+
+    def _key_of(self, collection: str, row: dict[str, Any]) -> Key:
+        return tuple(row[k] for k in self.dataset.collections[collection].primary_key)
+
+    # ----------------------------------------------------------------- lookups
+
+    def find_by_identity(self, collection: str, identifiers: Sequence[Identifier], fields: Sequence[str]) -> Iterator[Match]:
+        coll = self.dataset.collections[collection]
+        table = self._table(collection)
+        by_field = {
+            name: [i for i in identifiers if i.kind is conf.identity]
+            for name, conf in coll.fields.items()
+            if conf.identity is not None and conf.identity.is_strong
+        }
+        by_field = {name: ids for name, ids in by_field.items() if ids}
+        if not by_field:
+            return
+        condition = or_(*(self._identity_condition(table, name, coll.fields[name], ids) for name, ids in by_field.items()))
+        read = [*fields, *by_field, *(coll.fields[n].match.column for n in by_field if coll.fields[n].match and coll.fields[n].match.column)]
+        for row in self._stream(collection, condition, read):
+            matched = tuple(
+                sorted({i.kind.value for name, ids in by_field.items() for i in ids if _confirms(i, row, name, coll.fields[name])})
+            )
+            if matched:  # a spelling hit that does not normalise to the identifier is someone else
+                yield Match(self._key_of(collection, row), {f: row[f] for f in fields}, matched)
+
+    def find_by_values(self, collection: str, field: str, values: Sequence[Any], fields: Sequence[str]) -> Iterator[Match]:
+        column = self._table(collection).c[field]
+        for chunk in _chunks(sorted(set(values), key=repr)):
+            for row in self._stream(collection, column.in_(chunk), fields):
+                yield Match(self._key_of(collection, row), {f: row[f] for f in fields}, (f"{collection}.{field}",))
+
+    def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        for chunk in _chunks(keys):
+            for row in self._stream(collection, self._key_filter(collection, chunk), fields):
+                yield {f: row[f] for f in fields}
+
+    # ----------------------------------------------------------------- changes
+
+    def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[int]:
+        affected: list[int] = []
+        with self._connect("applying changes") as conn:
+            try:
+                with conn.begin():
+                    for step in steps:
+                        affected.append(sum(self._apply_chunk(conn, step, chunk, context) for chunk in _chunks(step.keys)))
+            except SQLAlchemyError as exc:
+                current = steps[len(affected)] if len(affected) < len(steps) else steps[-1]
+                raise ConnectorError(
+                    f"system {self.system!r}: {current.operation} on {current.collection} failed and every change "
+                    f"to this system was rolled back: {_reason(exc)}"
+                ) from None
+        return affected
+
+    def _apply_chunk(self, conn: Connection, step: Step, keys: list[Key], context: ApplyContext) -> int:
+        table = self._table(step.collection)
+        where = self._key_filter(step.collection, keys)
+        if step.operation == "delete_record":
+            return conn.execute(delete(table).where(where)).rowcount
+        if step.operation == "null_field":
+            return conn.execute(update(table).where(where).values({f: None for f in step.fields})).rowcount
+        if step.operation == "mask":
+            values = {f: _masked(table.c[f], context.mask_text) for f in step.fields}
+            return conn.execute(update(table).where(where).values(values)).rowcount
+        if step.operation == "pseudonymize":
+            return self._pseudonymize(conn, table, step, keys, context)
+        raise ConnectorError(f"system {self.system!r}: unknown operation {step.operation!r}")
+
+    def _pseudonymize(self, conn: Connection, table: Table, step: Step, keys: list[Key], context: ApplyContext) -> int:
+        key_columns = self._key_columns(step.collection)
+        rows = conn.execute(select(*key_columns, *(table.c[f] for f in step.fields)).where(self._key_filter(step.collection, keys)))
+        changed = 0
+        for row in rows.all():
+            values = {
+                f: context.pseudonym(str(row._mapping[f]))
+                for f in step.fields
+                if row._mapping[f] is not None and not str(row._mapping[f]).startswith(PSEUDONYM_PREFIX)
+            }
+            if values:
+                key = tuple(row._mapping[c.name] for c in key_columns)
+                conn.execute(update(table).where(self._key_filter(step.collection, [key])).values(values))
+                changed += 1
+        return changed
+
+    # ----------------------------------------------------------------- structure
+
+    def foreign_keys(self) -> list[ForeignKey]:
+        result = []
+        for name in self.dataset.collections:
+            table = self._table(name)
+            for constraint in table.foreign_key_constraints:
+                for element in constraint.elements:
+                    parent = element.column.table.name
+                    if parent in self.dataset.collections:
+                        result.append(ForeignKey(name, element.parent.name, parent, element.column.name, bool(element.parent.nullable)))
+        return result
+
+    def check(self) -> list[str]:
+        """Warnings about the live database: identity lookups that no index serves."""
+        warnings = []
+        with self._connect("checking indexes") as conn:
+            inspector = inspect(conn)
+            for name, coll in self.dataset.collections.items():
+                self._table(name)
+                indexed = _indexed_columns(inspector, name)
+                for fname, conf in coll.fields.items():
+                    if conf.identity is None:
+                        continue
+                    target = conf.match.column if conf.match and conf.match.column else fname
+                    if conf.match and conf.match.expression:
+                        if not _has_expression_index(inspector, name, fname):
+                            warnings.append(f"{self.system}.{name}.{fname}: identity field matched by {conf.match.expression}({fname}) but no expression index covers it; lookups scan the table")
+                    elif target not in indexed:
+                        warnings.append(f"{self.system}.{name}.{target}: identity field has no index; lookups scan the table")
+        return warnings
+
+    def suggest_dataset(self) -> dict[str, Any]:
+        """A dataset proposal from reflection: tables, primary keys, references from foreign keys.
+
+        Categories and identity kinds are guessed from column names and must be reviewed by a person.
+        """
+        with self._connect("reflecting the schema") as conn:
+            inspector = inspect(conn)
+            collections: dict[str, Any] = {}
+            for table in sorted(inspector.get_table_names()):
+                pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
+                fields = {c["name"]: _guess_field(c["name"], c["type"]) for c in inspector.get_columns(table)}
+                references = [
+                    {"field": local, "to": f"{fk['referred_table']}.{remote}"}
+                    for fk in inspector.get_foreign_keys(table)
+                    for local, remote in zip(fk["constrained_columns"], fk["referred_columns"])
+                ]
+                entry: dict[str, Any] = {"primary_key": pk or ["TODO"], "categories": [], "fields": fields}
+                if references:
+                    entry["references"] = references
+                collections[table] = entry
+        return {"system": self.system, "collections": collections}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _confirms(identifier: Identifier, row: dict[str, Any], name: str, conf: FieldConfig) -> bool:
+    if conf.match and conf.match.column and row.get(conf.match.column) == identifier.value:
+        return True
+    return identifier.matches(row.get(name))
+
+
+def _masked(column: Column[Any], mask_text: str) -> Any:
+    """The mask for a column: fixed text for strings (cut to the column's length), NULL otherwise."""
+    if isinstance(column.type, String):
+        return mask_text[: column.type.length] if column.type.length else mask_text
+    if not column.nullable:
+        raise ConnectorError(f"column {column.table.name}.{column.name} is neither text nor nullable; mask it with null_field or pseudonymize instead")
+    return None
+
+
+def _indexed_columns(inspector: Any, table: str) -> set[str]:
+    """Columns that lead an index, a unique constraint or the primary key."""
+    leading = {i["column_names"][0] for i in inspector.get_indexes(table) if i.get("column_names") and i["column_names"][0]}
+    leading |= {u["column_names"][0] for u in inspector.get_unique_constraints(table) if u.get("column_names")}
+    pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
+    return leading | set(pk[:1])
+
+
+def _has_expression_index(inspector: Any, table: str, column: str) -> bool:
+    for index in inspector.get_indexes(table):
+        expressions = index.get("expressions") or []
+        if any(column in str(e) for e in expressions):
+            return True
+    return False
+
+
+_NAME_HINTS = (
+    ("mail", IdentifierKind.EMAIL, "contact"),
+    ("phone", IdentifierKind.PHONE, "contact"),
+    ("tel", IdentifierKind.PHONE, "contact"),
+    ("customer_no", IdentifierKind.CUSTOMER_ID, "identifier"),
+    ("name", IdentifierKind.NAME, "name"),
+    ("address", None, "address"),
+    ("postcode", None, "address"),
+    ("note", None, "free_text"),
+)
+
+
+def _guess_field(name: str, type_: Any) -> dict[str, Any]:
+    lowered = name.lower()
+    for hint, identity, category in _NAME_HINTS:
+        if hint in lowered:
+            entry: dict[str, Any] = {"categories": [category]}
+            if identity is not None:
+                entry["identity"] = identity.value
+            if category == "free_text":
+                entry["free_text"] = True
+            return entry
+    return {"categories": []}

@@ -1,0 +1,1 @@
+"""HKT DSR orchestrator: the core (subjects, requests, policy, plans, the control database, the CLI)."""

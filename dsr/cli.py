@@ -1,0 +1,281 @@
+"""The `hkt-dsr` command line: what compliance staff, engineers and auditors type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from ruamel.yaml import YAML
+
+from dsr.config import ConfigError, load_estate
+from dsr.subject import Identifier, IdentifierError, IdentifierKind
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Find, export, correct and erase a verified customer's personal data, with receipts.")
+config_app = typer.Typer(no_args_is_help=True, help="Check the estate's configuration.")
+request_app = typer.Typer(no_args_is_help=True, help="Take in, verify and inspect requests.")
+datasets_app = typer.Typer(no_args_is_help=True, help="Describe systems' data.")
+receipts_app = typer.Typer(no_args_is_help=True, help="Check signed receipts.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create the HMAC and signing keys.")
+for sub, name in ((config_app, "config"), (request_app, "request"), (datasets_app, "datasets"), (receipts_app, "receipts"), (keys_app, "keys")):
+    app.add_typer(sub, name=name)
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigDir = Annotated[Path, typer.Option("--config", "-c", envvar="HKT_DSR_CONFIG", help="Configuration directory.")]
+DEFAULT_CONFIG = Path("config/demo")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _runtime(config: Path, create_keys: bool = False):  # noqa: ANN202 - lazy import keeps `--help` fast
+    from dsr.runtime import Runtime
+
+    try:
+        return Runtime.open(config, create_keys=create_keys)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+
+
+# ------------------------------------------------------------------ config
+
+
+@config_app.command("check")
+def config_check(config: ConfigDir = DEFAULT_CONFIG, live: bool = typer.Option(True, help="Also check the live systems (tables, indexes).")) -> None:
+    """Validate every file; report each problem with file, line and path. Warn about unindexed identity fields."""
+    try:
+        estate = load_estate(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False)
+        raise _fail(f"{len(exc.problems)} problem(s) in {config}") from None
+    warnings = [str(w) for w in estate.warnings]
+    if live:
+        from connectors.base import ConnectorError
+        from connectors.registry import open_connector
+
+        for system in estate.datasets:
+            connector = open_connector(estate, system)
+            try:
+                warnings.extend(f"warning: {w}" for w in connector.check())
+            except ConnectorError as exc:
+                raise _fail(str(exc)) from None
+            finally:
+                connector.close()
+    for warning in warnings:
+        err.print(warning, highlight=False)
+    console.print(f"[green]ok[/]: {len(estate.systems)} system(s), {sum(len(d.collections) for d in estate.datasets.values())} collection(s), policy {estate.policy.id} {estate.policy.version}, {len(warnings)} warning(s)")
+
+
+# ------------------------------------------------------------------ keys
+
+
+@keys_app.command("init")
+def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Create the HMAC key and the Ed25519 signing key where estate.yaml says (never overwrites)."""
+    rt = _runtime(config, create_keys=True)
+    from receipts.signing import key_id
+
+    console.print(f"keys ready; signing key id {key_id(rt.keys.signing_key.public_key())}")
+
+
+# ------------------------------------------------------------------ requests
+
+
+@request_app.command("new")
+def request_new(
+    kind: Annotated[str, typer.Option(help="access or erase")],
+    channel: Annotated[str, typer.Option(help="How the request arrived: web, phone, letter, counter.")],
+    department: Annotated[str, typer.Option(help="The department that replied to the customer (policy §8).")],
+    requested_by: Annotated[str, typer.Option("--requested-by", help="Staff member taking the request.")],
+    email: Annotated[Optional[list[str]], typer.Option(help="Subject's email (repeatable).")] = None,
+    phone: Annotated[Optional[list[str]], typer.Option(help="Subject's phone number (repeatable).")] = None,
+    customer_id: Annotated[Optional[list[str]], typer.Option("--customer-id", help="HKT customer number.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Subject's name.")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Subject's postal address.")] = None,
+    verified_by: Annotated[Optional[str], typer.Option("--verified-by", help="Who verified the requester's identity.")] = None,
+    verification_method: Annotated[Optional[str], typer.Option("--verification-method", help="How identity was verified.")] = None,
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Record a request and print its id. Without verification evidence it is stored but cannot run."""
+    from dsr.requests import RequestError, Verification, create_request
+
+    raw = [(IdentifierKind.EMAIL, v) for v in email or []] + [(IdentifierKind.PHONE, v) for v in phone or []]
+    raw += [(IdentifierKind.CUSTOMER_ID, v) for v in customer_id or []]
+    raw += [(IdentifierKind.NAME, name)] if name else []
+    raw += [(IdentifierKind.POSTAL_ADDRESS, address)] if address else []
+    if bool(verified_by) != bool(verification_method):
+        raise _fail("give both --verified-by and --verification-method, or neither")
+    rt = _runtime(config)
+    try:
+        identifiers = [Identifier.parse(kind_, value) for kind_, value in raw]
+        verification = Verification(verification_method, verified_by, dt.datetime.now(dt.timezone.utc)) if verified_by and verification_method else None
+        with rt.sessions() as session:
+            row = create_request(session, rt.estate, rt.keys, kind=kind, identifiers=identifiers, channel=channel, department=department, requested_by=requested_by, verification=verification)
+            session.commit()
+    except (IdentifierError, RequestError) as exc:
+        raise _fail(str(exc)) from None
+    if verification is None:
+        err.print(f"request {row.id} is NOT verified: run `hkt-dsr request verify {row.id} --method ... --by ...` before it can run")
+    print(row.id)
+
+
+@request_app.command("verify")
+def request_verify(
+    request_id: str,
+    method: Annotated[str, typer.Option(help="How identity was verified.")],
+    by: Annotated[str, typer.Option(help="Who verified it.")],
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Record verification evidence for a received request."""
+    from dsr.requests import RequestError, Verification, get_request, verify
+
+    rt = _runtime(config)
+    try:
+        with rt.sessions() as session:
+            verify(session, get_request(session, request_id), Verification(method, by, dt.datetime.now(dt.timezone.utc)))
+            session.commit()
+    except RequestError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{request_id} verified")
+
+
+@request_app.command("list")
+def request_list(overdue: bool = typer.Option(False, help="Only requests past their due date and not completed."), config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Requests with status and due date (no personal data)."""
+    from dsr.requests import list_requests
+
+    rt = _runtime(config)
+    now = dt.datetime.now(dt.timezone.utc)
+    table = Table("id", "kind", "status", "received", "due", "channel", "department")
+    with rt.sessions() as session:
+        for row in list_requests(session, overdue_at=now if overdue else None):
+            table.add_row(row.id, row.kind, row.status, f"{row.received_at:%Y-%m-%d}", f"{row.due_at:%Y-%m-%d}", row.channel, row.department)
+    console.print(table)
+
+
+@request_app.command("show")
+def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """One request: its evidence, status history and actions. Identifiers are shown by kind only."""
+    from dsr.requests import RequestError, get_request
+
+    rt = _runtime(config)
+    with rt.sessions() as session:
+        try:
+            row = get_request(session, request_id)
+        except RequestError as exc:
+            raise _fail(str(exc)) from None
+        kinds = ", ".join(sorted({i["kind"] for i in row.subject})) if row.subject else "(purged after completion)"
+        console.print(f"[bold]{row.id}[/] {row.kind} [{row.status}]  received {row.received_at:%Y-%m-%d %H:%M} due {row.due_at:%Y-%m-%d}")
+        console.print(f"channel {row.channel}, department {row.department}, taken by {row.requested_by}")
+        console.print(f"verified: {row.verification_method} by {row.verified_by} at {row.verified_at}" if row.verified_at else "verified: [red]no[/]")
+        console.print(f"identifiers: {kinds}; subject commitment {row.subject_commitment}")
+        if row.outcome:
+            console.print(f"outcome: {row.outcome}", highlight=False)
+        history = Table("at", "from", "to", "by", "note", title="status history")
+        for e in row.events:
+            history.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.from_status or "", e.to_status, e.actor, e.note)
+        console.print(history)
+        if row.actions:
+            actions = Table("step", "state", "planned", "affected", title="actions")
+            for a in row.actions:
+                actions.add_row(a.step, a.state, str(a.planned_count), str(a.affected_count))
+            console.print(actions)
+
+
+# ------------------------------------------------------------------ running
+
+
+@app.command("run")
+def run(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Start the flow for a request's kind (access or erase) on Prefect, in this process."""
+    from dsr.requests import RequestError, get_request
+
+    rt = _runtime(config)
+    with rt.sessions() as session:
+        try:
+            kind = get_request(session, request_id).kind
+        except RequestError as exc:
+            raise _fail(str(exc)) from None
+    result = run_flow(kind, request_id, config)
+    console.print(result)
+
+
+def run_flow(kind: str, request_id: str, config: Path) -> dict:
+    """Run a request's flow; a refused or failed run exits non-zero with the reason."""
+    from dsr.fulfilment import failure_reason
+
+    if kind == "access":
+        from flows.access import access_request as flow
+    else:
+        from flows.erasure import erasure_request as flow
+    try:
+        return flow(request_id=request_id, config_dir=str(config.resolve()))
+    except Exception as exc:  # the flow already recorded the failure on the request
+        raise _fail(f"request {request_id} failed: {failure_reason(exc)}") from None
+
+
+# ------------------------------------------------------------------ datasets and receipts
+
+
+@datasets_app.command("suggest")
+def datasets_suggest(system: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Propose dataset YAML for a system from its reflected schema (review categories and identities!)."""
+    from connectors.base import ConnectorError
+    from connectors.registry import UnknownConnectorKind, open_connector
+
+    try:
+        estate = load_estate(config)
+        connector = open_connector(estate, system)
+        proposal = connector.suggest_dataset()  # type: ignore[attr-defined]
+    except (ConfigError, ConnectorError, UnknownConnectorKind) as exc:
+        raise _fail(str(exc)) from None
+    except AttributeError:
+        raise _fail(f"connector kind {estate.systems[system].kind!r} cannot suggest datasets") from None
+    yaml = YAML()
+    yaml.default_flow_style = None
+    yaml.dump(proposal, sys.stdout)
+
+
+@receipts_app.command("verify")
+def receipts_verify(
+    directory: Annotated[Path, typer.Argument(help="A directory of receipts (searched recursively).")],
+    keys: Annotated[Path, typer.Option("--keys", help="Pinned public key(s): a .pem file or a directory of them.")],
+) -> None:
+    """Check every receipt's canonical form and Ed25519 signature against pinned public keys."""
+    from receipts.receipt import check_directory
+    from receipts.signing import key_id, load_public_key
+
+    files = sorted(keys.glob("*.pem")) if keys.is_dir() else [keys]
+    pinned = {key_id(k): k for k in (load_public_key(f) for f in files)}
+    verdicts = check_directory(directory, pinned)
+    for v in verdicts:
+        mark = "[green]PASS[/]" if v.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {v.name} {v.problem}", highlight=False)
+    failed = sum(not v.ok for v in verdicts)
+    console.print(f"{len(verdicts) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ demo
+
+
+@app.command("demo")
+def demo(workdir: Path = typer.Option(Path("demo-workdir"), help="Where the demo estate, control database, exports and receipts go.")) -> None:
+    """Build a fake HKT estate and fulfil a verified access and a verified erasure request, end to end."""
+    from dsr.demo.run import run_demo
+
+    os.environ["DSR_WORKDIR"] = str(workdir.resolve())
+    raise typer.Exit(run_demo(workdir.resolve(), console))

@@ -1,0 +1,441 @@
+"""The estate's configuration: systems, datasets and policy, read from YAML in one directory.
+
+Layout of a configuration directory::
+
+    estate.yaml        control database, key files, where exports go
+    systems.yaml       every store: name, kind (connector), connection URL with ${ENV} references
+    datasets/*.yaml    one file per system: collections, fields, categories, identity fields, references
+    policies.yaml      per request kind and data category: what to export, what erasure does
+
+Every problem is reported with its file, its path inside the file and its line, all at once,
+because a compliance engineer fixing a config wants the whole list, not one error per run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from sqlalchemy.engine import make_url
+
+from dsr.subject import IdentifierKind
+
+REQUEST_KINDS = ("access", "erase")
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int | None
+    path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        inside = f" {self.path}" if self.path else ""
+        return f"{where}:{inside}: {self.severity}: {self.message}"
+
+
+class ConfigError(Exception):
+    """One or more configuration errors; `problems` lists them all with file, line and path."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+# --------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EstateSettings(_Model):
+    """Where the orchestrator keeps its own state and secrets (paths, never the secrets themselves)."""
+
+    control_db: str = "sqlite:///.dsr/control.db"
+    signing_key_file: str = ".dsr/keys/signing.pem"
+    hmac_key_file: str = ".dsr/keys/hmac.key"
+    export_dir: str = ".dsr/exports"
+    receipts_dir: str = ".dsr/receipts"
+
+
+class SystemConfig(_Model):
+    kind: str
+    url: str
+    description: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _no_secret_in_file(cls, url: str) -> str:
+        if "${" in url:
+            return url
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # sqlalchemy raises ArgumentError; other schemes are not SQL
+            if "://" not in url:
+                raise ValueError(f"not a connection URL: {exc}") from None
+            return url
+        if parsed.password:
+            raise ValueError("holds a password; put it in an environment variable and write ${VAR}")
+        return url
+
+
+class FieldMatch(_Model):
+    """How a store holds an identity field in normalised form, so lookups keep using an index.
+
+    `column`: another column of the same row holds the normal form (e.g. phone_e164).
+    `expression`: the store indexes an expression over the column: `lower` (emails) or `digits`
+    (phone numbers with every separator removed).
+    """
+
+    column: str | None = None
+    expression: Literal["lower", "digits"] | None = None
+
+
+class FieldConfig(_Model):
+    categories: list[str] = Field(default_factory=list)
+    identity: IdentifierKind | None = None
+    match: FieldMatch | None = None
+    free_text: bool = False
+
+
+class ReferenceConfig(_Model):
+    """`field` of this collection points at `to` ('collection.field' or 'system.collection.field').
+
+    Owned references (the default) make the pointing rows the subject's data too (an invoice of the
+    subject's account). `owned: false` marks a mere link (a customer referred by the subject): such
+    rows are not the subject's, and erasure only clears the link.
+    """
+
+    field: str
+    to: str
+    owned: bool = True
+
+
+class CollectionConfig(_Model):
+    primary_key: list[str]
+    categories: list[str] = Field(default_factory=list)
+    fields: dict[str, FieldConfig]
+    references: list[ReferenceConfig] = Field(default_factory=list)
+
+
+class DatasetConfig(_Model):
+    system: str
+    collections: dict[str, CollectionConfig]
+
+
+ActionName = Literal["delete_record", "retain", "keep", "null_field", "mask", "pseudonymize"]
+RECORD_ACTIONS = ("delete_record", "retain", "keep")
+FIELD_ACTIONS = ("null_field", "mask", "pseudonymize", "keep")
+
+_PERIOD = re.compile(r"^(\d+)([dmy])$")
+
+
+class RuleConfig(_Model):
+    action: ActionName
+    legal_basis: str | None = None
+    retention: str | None = None  # e.g. "7y", "18m", "90d", counted from the request's receipt
+
+    @field_validator("retention")
+    @classmethod
+    def _period(cls, value: str | None) -> str | None:
+        if value is not None and not _PERIOD.match(value):
+            raise ValueError("retention must look like 90d, 18m or 7y")
+        return value
+
+    @model_validator(mode="after")
+    def _retain_has_basis(self) -> RuleConfig:
+        if self.action == "retain" and not (self.legal_basis and self.retention):
+            raise ValueError("retain needs legal_basis and retention")
+        return self
+
+    def retained_until(self, start: dt.date) -> dt.date:
+        amount, unit = _PERIOD.match(self.retention or "0d").groups()  # type: ignore[union-attr]
+        n = int(amount)
+        if unit == "d":
+            return start + dt.timedelta(days=n)
+        months = start.month - 1 + n * (12 if unit == "y" else 1)
+        year, month = start.year + months // 12, months % 12 + 1
+        return start.replace(year=year, month=month, day=min(start.day, 28))
+
+
+class AccessPolicy(_Model):
+    export: list[str]
+
+
+class ErasurePolicy(_Model):
+    records: dict[str, RuleConfig] = Field(default_factory=dict)
+    fields: dict[str, RuleConfig] = Field(default_factory=dict)
+    default: RuleConfig = RuleConfig(action="delete_record")
+
+
+class PolicyConfig(_Model):
+    id: str
+    version: str
+    due_days: dict[Literal["access", "erase"], int]
+    access: AccessPolicy
+    erase: ErasurePolicy
+
+
+# --------------------------------------------------------------------------- the loaded estate
+
+
+@dataclass(frozen=True)
+class Estate:
+    """A validated configuration directory."""
+
+    root: Path
+    settings: EstateSettings
+    systems: dict[str, SystemConfig]
+    datasets: dict[str, DatasetConfig]
+    policy: PolicyConfig
+    policy_digest: str
+    warnings: list[ConfigProblem] = field(default_factory=list)
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else (Path.cwd() / path)
+
+    def collection(self, system: str, name: str) -> CollectionConfig:
+        return self.datasets[system].collections[name]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Document:
+    """One YAML file with its node positions, so problems can name a line."""
+
+    def __init__(self, path: Path, root: Path):
+        self.path = path
+        self.name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        self.data: Any = None
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        node, line = self.data, None
+        for key in loc:
+            if isinstance(node, CommentedMap) and key in node:
+                line = node.lc.key(key)[0] + 1
+                node = node[key]
+            elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+                line = node.lc.item(key)[0] + 1
+                node = node[key]
+            else:
+                break
+        if line is None and isinstance(self.data, CommentedMap):
+            line = self.data.lc.line + 1
+        return line
+
+    def problem(self, loc: tuple[Any, ...], message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(self.name, self.line_of(loc), ".".join(str(k) for k in loc), message, severity)  # type: ignore[arg-type]
+
+
+def _expand_env(doc: _Document, node: Any, loc: tuple[Any, ...], problems: list[ConfigProblem]) -> Any:
+    """Replace ${VAR} in every string; an unset variable is a problem at its line."""
+    if isinstance(node, dict):
+        return {k: _expand_env(doc, v, loc + (k,), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(doc, v, loc + (i,), problems) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                problems.append(doc.problem(loc, f"environment variable {name} is not set"))
+                return ""
+            return os.environ[name]
+
+        return _ENV.sub(sub, node)
+    return node
+
+
+def _read(doc: _Document, problems: list[ConfigProblem]) -> bool:
+    try:
+        doc.data = YAML(typ="rt").load(doc.path.read_text(encoding="utf-8"))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problems.append(ConfigProblem(doc.name, line, "", f"malformed YAML: {exc.problem or exc.context}"))
+        return False
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(doc.name, None, "", f"cannot read: {exc.__class__.__name__}"))
+        return False
+    if not isinstance(doc.data, CommentedMap):
+        problems.append(ConfigProblem(doc.name, 1, "", "expected a mapping at the top of the file"))
+        return False
+    return True
+
+
+def _validate(model: type[_Model], doc: _Document, data: Any, loc: tuple[Any, ...], problems: list[ConfigProblem]):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = loc + tuple(err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(doc.problem(where, message))
+        return None
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def load_estate(root: Path | str) -> Estate:
+    """Read and validate a configuration directory; raises ConfigError listing every problem."""
+    root = Path(root).resolve()
+    problems: list[ConfigProblem] = []
+    if not root.is_dir():
+        raise ConfigError([ConfigProblem(str(root), None, "", "configuration directory does not exist")])
+
+    def document(name: str, required: bool = True) -> _Document | None:
+        path = root / name
+        if not path.exists():
+            if required:
+                problems.append(ConfigProblem(name, None, "", "file is missing"))
+            return None
+        doc = _Document(path, root)
+        return doc if _read(doc, problems) else None
+
+    settings = EstateSettings()
+    if doc := document("estate.yaml", required=False):
+        settings = _validate(EstateSettings, doc, _expand_env(doc, _plain(doc.data), (), problems), (), problems) or settings
+
+    systems: dict[str, SystemConfig] = {}
+    systems_doc = document("systems.yaml")
+    if systems_doc:
+        raw = _plain(systems_doc.data).get("systems")
+        if not isinstance(raw, dict) or not raw:
+            problems.append(systems_doc.problem(("systems",), "expected a mapping of system name to settings"))
+        else:
+            for name, body in raw.items():
+                loc = ("systems", name)
+                if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                    problems.append(systems_doc.problem(loc, "system names are lower-case letters, digits and _"))
+                body = _expand_env(systems_doc, body, loc, problems)
+                if (system := _validate(SystemConfig, systems_doc, body, loc, problems)) is not None:
+                    systems[name] = system
+
+    datasets: dict[str, DatasetConfig] = {}
+    dataset_docs: dict[str, _Document] = {}
+    for path in sorted((root / "datasets").glob("*.yaml")) if (root / "datasets").is_dir() else []:
+        doc = _Document(path, root)
+        if not _read(doc, problems):
+            continue
+        dataset = _validate(DatasetConfig, doc, _plain(doc.data), (), problems)
+        if dataset is None:
+            continue
+        if dataset.system in datasets:
+            problems.append(doc.problem(("system",), f"a dataset for system {dataset.system!r} is already in {dataset_docs[dataset.system].name}"))
+            continue
+        if systems and dataset.system not in systems:
+            problems.append(doc.problem(("system",), f"unknown system {dataset.system!r}; systems.yaml declares {sorted(systems)}"))
+        datasets[dataset.system] = dataset
+        dataset_docs[dataset.system] = doc
+
+    policy = None
+    policy_doc = document("policies.yaml")
+    if policy_doc:
+        policy = _validate(PolicyConfig, policy_doc, _plain(policy_doc.data), (), problems)
+
+    for system, dataset in datasets.items():
+        problems.extend(_check_dataset(dataset_docs[system], dataset, datasets))
+    if policy is not None and policy_doc is not None:
+        problems.extend(_check_policy(policy_doc, policy, datasets))
+
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or policy is None:
+        raise ConfigError(errors or [ConfigProblem("policies.yaml", None, "", "no policy")])
+    from receipts.canonical import digest  # the policy digest goes into every receipt
+
+    return Estate(
+        root=root,
+        settings=settings,
+        systems=systems,
+        datasets=datasets,
+        policy=policy,
+        policy_digest=digest(policy.model_dump(mode="json")),
+        warnings=[p for p in problems if p.severity == "warning"],
+    )
+
+
+def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, DatasetConfig]) -> list[ConfigProblem]:
+    """Cross-field rules that a single model cannot see: keys exist, references resolve."""
+    problems = []
+    for cname, coll in dataset.collections.items():
+        loc = ("collections", cname)
+        for key in coll.primary_key:
+            if key not in coll.fields:
+                problems.append(doc.problem(loc + ("primary_key",), f"primary key field {key!r} is not declared under fields"))
+        for fname, fconf in coll.fields.items():
+            if fconf.match and fconf.match.column and fconf.match.column not in coll.fields:
+                problems.append(doc.problem(loc + ("fields", fname, "match", "column"), f"normalised column {fconf.match.column!r} is not declared under fields"))
+            if fconf.match and not fconf.identity:
+                problems.append(doc.problem(loc + ("fields", fname, "match"), "match only applies to identity fields"))
+        for i, ref in enumerate(coll.references):
+            rloc = loc + ("references", i)
+            if ref.field not in coll.fields:
+                problems.append(doc.problem(rloc + ("field",), f"field {ref.field!r} is not declared under fields"))
+            try:
+                target = resolve_reference(dataset.system, ref.to)
+            except ValueError as exc:
+                problems.append(doc.problem(rloc + ("to",), str(exc)))
+                continue
+            tsys, tcoll, tfield = target
+            target_ds = datasets.get(tsys)
+            if target_ds is None:
+                problems.append(doc.problem(rloc + ("to",), f"no dataset for system {tsys!r}"))
+            elif tcoll not in target_ds.collections:
+                problems.append(doc.problem(rloc + ("to",), f"system {tsys!r} has no collection {tcoll!r}"))
+            elif tfield not in target_ds.collections[tcoll].fields:
+                problems.append(doc.problem(rloc + ("to",), f"collection {tsys}.{tcoll} has no field {tfield!r}"))
+    return problems
+
+
+def _check_policy(doc: _Document, policy: PolicyConfig, datasets: dict[str, DatasetConfig]) -> list[ConfigProblem]:
+    problems = []
+    for category, rule in policy.erase.records.items():
+        if rule.action not in RECORD_ACTIONS:
+            problems.append(doc.problem(("erase", "records", category, "action"), f"{rule.action} is a field action; records take {', '.join(RECORD_ACTIONS)}"))
+    for category, rule in policy.erase.fields.items():
+        if rule.action not in FIELD_ACTIONS:
+            problems.append(doc.problem(("erase", "fields", category, "action"), f"{rule.action} is a record action; fields take {', '.join(FIELD_ACTIONS)}"))
+    if policy.erase.default.action not in RECORD_ACTIONS:
+        problems.append(doc.problem(("erase", "default", "action"), f"the default applies to records: {', '.join(RECORD_ACTIONS)}"))
+    used = {c for ds in datasets.values() for coll in ds.collections.values() for c in coll.categories}
+    used |= {c for ds in datasets.values() for coll in ds.collections.values() for f in coll.fields.values() for c in f.categories}
+    for section, names in (("access.export", policy.access.export), ("erase.records", policy.erase.records), ("erase.fields", policy.erase.fields)):
+        for name in names:
+            if datasets and name not in used:
+                problems.append(doc.problem(tuple(section.split(".")) + (name,), f"category {name!r} is used by no dataset", "warning"))
+    return problems
+
+
+def resolve_reference(system: str, to: str) -> tuple[str, str, str]:
+    """'collection.field' (same system) or 'system.collection.field' -> (system, collection, field)."""
+    parts = to.split(".")
+    if len(parts) == 2:
+        return system, parts[0], parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    raise ValueError("reference must be 'collection.field' or 'system.collection.field'")

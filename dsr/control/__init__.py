@@ -1,0 +1,1 @@
+"""The control database: requests, their status history, action intents/results and receipts."""

@@ -1,0 +1,94 @@
+"""Tables of the control database. Schema changes go through Alembic (dsr/control/migrations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RequestRow(Base):
+    """A data subject request. `subject` holds normalised identifiers until the request is closed."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    subject: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    subject_commitment: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(80))
+    verification_method: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    verified_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str] = mapped_column(String(80))
+    policy_id: Mapped[str] = mapped_column(String(80))
+    policy_digest: Mapped[str] = mapped_column(String(80))
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    export_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    events: Mapped[list[StatusEvent]] = relationship(order_by="StatusEvent.id", cascade="all, delete-orphan")
+    actions: Mapped[list[ActionRow]] = relationship(order_by="ActionRow.id", cascade="all, delete-orphan")
+
+
+class StatusEvent(Base):
+    """Every status change of a request: who, when, from what to what."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ActionRow(Base):
+    """One step of a request's plan, written as intent before it runs and completed after.
+
+    A rerun of a crashed request reads these rows: `done` steps are not repeated, `intent` steps
+    are finished (and recognised as already applied when the store shows it), nothing is skipped.
+    """
+
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("request_id", "step", name="uq_actions_request_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    step: Mapped[str] = mapped_column(String(200))
+    system: Mapped[str] = mapped_column(String(80))
+    collection: Mapped[str] = mapped_column(String(120))
+    operation: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16))  # intent | done | failed
+    planned_count: Mapped[int] = mapped_column(Integer, default=0)
+    affected_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target_digest: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReceiptRow(Base):
+    """A signed receipt, kept byte for byte as it was signed. Rows are only ever inserted."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    step: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    document: Mapped[bytes] = mapped_column(LargeBinary)

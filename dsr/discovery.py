@@ -1,0 +1,134 @@
+"""Discovery: every place the subject's data lives, as findings (locators, never values).
+
+It starts from the subject's strong identifiers (identity fields in every system) and walks the
+declared references outwards, across tables and across systems, until nothing new is found. The
+walk keeps a visited set, so reference cycles end.
+
+An owned reference (the default) makes the pointing rows the subject's data. A reference marked
+`owned: false` is a link from somebody else's record; those rows are reported as links, never
+exported, and erasure only clears the link.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connectors.base import Connector, Key, Match
+from dsr.config import Estate, resolve_reference
+from dsr.subject import Subject
+
+Relation = Literal["owned", "link"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One record that holds the subject's data (owned) or points at it (link).
+
+    `how` says how it was found: `identity:<kinds>` or `reference:<collection.field>`.
+    """
+
+    system: str
+    collection: str
+    key: Key
+    relation: Relation
+    how: str
+    link_field: str | None = None
+
+    @property
+    def collection_path(self) -> str:
+        return f"{self.system}.{self.collection}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A declared reference: rows of (system, collection) whose `field` equals a value of `target`."""
+
+    system: str
+    collection: str
+    field: str
+    target: tuple[str, str, str]
+    owned: bool
+
+
+@dataclass
+class Discovery:
+    findings: list[Finding] = field(default_factory=list)
+
+    def owned(self) -> list[Finding]:
+        return [f for f in self.findings if f.relation == "owned"]
+
+    def links(self) -> list[Finding]:
+        return [f for f in self.findings if f.relation == "link"]
+
+    def keys(self, system: str, collection: str, relation: Relation = "owned") -> list[Key]:
+        return [f.key for f in self.findings if (f.system, f.collection, f.relation) == (system, collection, relation)]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for f in self.owned():
+            counts[f.collection_path] += 1
+        return dict(sorted(counts.items()))
+
+
+def reference_edges(estate: Estate) -> list[Edge]:
+    return [
+        Edge(system, cname, ref.field, resolve_reference(system, ref.to), ref.owned)
+        for system, dataset in estate.datasets.items()
+        for cname, coll in dataset.collections.items()
+        for ref in coll.references
+    ]
+
+
+def discover(estate: Estate, connect: Callable[[str], Connector], subject: Subject, systems: Iterable[str] | None = None) -> Discovery:
+    """Find the subject everywhere. `connect(system)` returns an open connector for a system."""
+    wanted_systems = set(systems) if systems is not None else set(estate.datasets)
+    edges = [e for e in reference_edges(estate) if e.system in wanted_systems and e.target[0] in wanted_systems]
+    # Fields whose values later lookups need: the targets of references pointing at a collection.
+    needed: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for edge in edges:
+        needed[edge.target[:2]].add(edge.target[2])
+
+    result = Discovery()
+    seen: set[tuple[str, str, Key]] = set()
+    frontier: list[tuple[str, str, Match]] = []
+
+    def record(system: str, collection: str, matches: Iterable[Match], relation: Relation, how: Callable[[Match], str], link_field: str | None = None) -> None:
+        for match in matches:
+            marker = (system, collection, match.key)
+            if marker in seen:
+                continue
+            seen.add(marker)
+            result.findings.append(Finding(system, collection, match.key, relation, how(match), link_field))
+            if relation == "owned":
+                frontier.append((system, collection, match))
+
+    for system in sorted(wanted_systems):
+        connector = connect(system)
+        for cname, coll in estate.datasets[system].collections.items():
+            if any(f.identity is not None and f.identity.is_strong for f in coll.fields.values()):
+                matches = connector.find_by_identity(cname, subject.identifiers, sorted(needed[(system, cname)]))
+                record(system, cname, matches, "owned", lambda m: "identity:" + ",".join(m.matched))
+
+    while frontier:
+        batch, frontier[:] = list(frontier), []
+        values: dict[tuple[str, str, str], set[Any]] = defaultdict(set)
+        for system, collection, match in batch:
+            for fname, value in match.values.items():
+                if value is not None:
+                    values[(system, collection, fname)].add(value)
+        for edge in edges:
+            target_values = values.get(edge.target)
+            if not target_values:
+                continue
+            field_names = sorted(needed[(edge.system, edge.collection)]) if edge.owned else []
+            matches = connect(edge.system).find_by_values(edge.collection, edge.field, sorted(target_values, key=repr), field_names)
+            how = f"reference:{edge.target[0]}.{edge.target[1]}.{edge.target[2]}"
+            if edge.owned:
+                record(edge.system, edge.collection, matches, "owned", lambda _m, h=how: h)
+            else:
+                for match in matches:
+                    result.findings.append(Finding(edge.system, edge.collection, match.key, "link", how, edge.field))
+    return result

@@ -1,0 +1,133 @@
+"""Executing an erasure plan, one system (one transaction) at a time, and verifying the result.
+
+Idempotency lives here, in the data layer, not in Prefect's caches: before a system's transaction
+every step is written to the control database as an intent (with the keys it will touch); after
+the commit the steps are marked done. A rerun skips done steps and re-applies intents: deletes,
+masks, unlinks and pseudonyms are all no-ops on rows already changed, so nothing is repeated, and
+the intent keeps the count of what the crashed attempt did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
+from dsr.control.models import ActionRow, utcnow
+from dsr.discovery import Discovery, discover
+from dsr.plan import ErasurePlan, PlanStep
+from dsr.requests import get_request, subject_of
+from dsr.runtime import Runtime
+
+MUTATING = ("delete_record", "null_field", "mask", "pseudonymize", "unlink")
+
+
+class ErasureVerificationError(RuntimeError):
+    """Data the plan did not retain is still there after erasure."""
+
+
+def discover_now(rt: Runtime, request_id: str) -> Discovery:
+    with rt.sessions() as session:
+        subject = subject_of(get_request(session, request_id))
+    return discover(rt.estate, rt.connector, subject)
+
+
+def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
+    if step.operation != "unlink":
+        return fresh.keys(step.system, step.collection)
+    assert step.parent is not None
+    psystem, pcollection, pfield = step.parent
+    parent_keys = fresh.keys(psystem, pcollection)
+    if not parent_keys:
+        return []
+    parent = rt.estate.collection(psystem, pcollection)
+    if parent.primary_key == [pfield]:
+        values = [k[0] for k in parent_keys]
+    else:
+        values = [row[pfield] for row in rt.connector(psystem).read(pcollection, parent_keys, [pfield])]
+    matches = rt.connector(step.system).find_by_values(step.collection, step.fields[0], values, [])
+    return sorted({m.key for m in matches}, key=repr)
+
+
+def _step_details(step: PlanStep) -> dict[str, Any]:
+    return {"rule": step.rule, "fields": list(step.fields), "legal_basis": step.legal_basis, "retained_until": step.retained_until}
+
+
+def _jsonable(keys: list[Key]) -> list[list[Any]]:
+    return [[v if isinstance(v, (int, str, float)) or v is None else str(v) for v in k] for k in keys]
+
+
+def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str) -> dict[str, int]:
+    """Apply the plan's steps for one system in one transaction. Returns step name -> rows affected."""
+    steps = plan.steps_for(system)
+    with rt.sessions() as session:
+        existing = {a.step: a for a in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, ActionRow.system == system))}
+        todo = [s for s in steps if not (s.name in existing and existing[s.name].state == "done")]
+        if not todo:
+            return {s.name: existing[s.name].affected_count or 0 for s in steps}
+        fresh = discover_now(rt, request_id)
+        keyed = [(s, _step_keys(rt, s, fresh)) for s in todo]
+        for step, keys in keyed:  # intent first: a crash from here on is recoverable
+            action = existing.get(step.name)
+            if action is None:
+                action = ActionRow(request_id=request_id, step=step.name, system=system, collection=step.collection, operation=step.operation, planned_count=len(keys), details=_step_details(step))
+                session.add(action)
+                existing[step.name] = action
+            else:
+                action.details = {**action.details, "resumed": True}
+            action.state = "intent"
+            action.target_digest = action.target_digest or rt.keys.locators(system, step.collection, keys)
+            action.details = {**action.details, "keys": action.details.get("keys") or _jsonable(keys)}
+        session.commit()
+
+        mutating = [(s, k) for s, k in keyed if s.operation in MUTATING]
+        connector_steps = [Step(s.collection, "null_field" if s.operation == "unlink" else s.operation, k, s.fields) for s, k in mutating]  # type: ignore[arg-type]
+        affected = rt.connector(system).apply(connector_steps, ApplyContext(pseudonym=rt.keys.pseudonym)) if connector_steps else []
+        by_name = {s.name: n for (s, _), n in zip(mutating, affected)}
+
+        for step, keys in keyed:
+            action = existing[step.name]
+            action.state = "done"
+            action.affected_count = by_name.get(step.name, len(keys))
+            action.finished_at = utcnow()
+        session.commit()
+        return {s.name: existing[s.name].affected_count or 0 for s in steps}
+
+
+@dataclass(frozen=True)
+class PostCheck:
+    step: str
+    passed: bool
+    detail: str
+
+
+def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCheck]:
+    """Run discovery again and check every step took effect; raises when anything not retained remains."""
+    fresh = discover_now(rt, request_id)
+    checks: list[PostCheck] = []
+    with rt.sessions() as session:
+        actions = {a.step: a for a in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id))}
+    for step in plan.steps:
+        remaining = len(fresh.keys(step.system, step.collection))
+        if step.operation == "delete_record":
+            checks.append(PostCheck(step.name, remaining == 0, f"{remaining} record(s) still found"))
+        elif step.operation in ("null_field", "mask", "pseudonymize"):
+            keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
+            rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
+            bad = sum(1 for row in rows for v in row.values() if not _erased(step.operation, v))
+            checks.append(PostCheck(step.name, bad == 0, f"{bad} field value(s) still hold data"))
+        elif step.operation == "unlink":
+            checks.append(PostCheck(step.name, not _step_keys(rt, step, fresh), "links to erased records cleared"))
+        else:
+            checks.append(PostCheck(step.name, True, f"{remaining} record(s) kept under {step.rule}"))
+    return checks
+
+
+def _erased(operation: str, value: Any) -> bool:
+    if value is None:
+        return True
+    if operation == "pseudonymize":
+        return str(value).startswith(PSEUDONYM_PREFIX)
+    return operation == "mask" and isinstance(value, str) and value != "" and MASK_TEXT.startswith(value)

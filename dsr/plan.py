@@ -1,0 +1,205 @@
+"""Erasure plans: findings x policy -> ordered, reviewable steps with a digest.
+
+The plan says *what* happens to each collection and *why* (the policy rule, the legal basis); it
+holds counts, never keys or values, so it can be shown to an approver and put in a receipt. Keys
+are re-read from the stores when the plan is executed, so rows that appeared after discovery are
+still caught.
+
+Order matters when the store enforces foreign keys: dependents are deleted before their parents;
+rows that are kept (retained invoices, other customers' referral links) have their pointer to a
+deleted parent cleared first; a cycle of foreign keys is broken by clearing a nullable one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from graphlib import CycleError, TopologicalSorter
+
+from connectors.base import ForeignKey
+from dsr.config import Estate, RuleConfig
+from dsr.discovery import Discovery, reference_edges
+from receipts.canonical import digest
+
+RECORD_PRECEDENCE = ("retain", "keep", "delete_record")
+FIELD_PRECEDENCE = ("null_field", "mask", "pseudonymize", "keep")
+
+
+class PlanError(ValueError):
+    """The policy and the stores' constraints cannot both be honoured; the message says where."""
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One action on one collection. `operation` is delete_record, null_field, mask, pseudonymize,
+    unlink (clear `fields` in rows pointing at deleted `parent` rows) or retain (nothing changes)."""
+
+    system: str
+    collection: str
+    operation: str
+    fields: tuple[str, ...] = ()
+    count: int = 0
+    rule: str = ""
+    legal_basis: str | None = None
+    retained_until: str | None = None
+    parent: tuple[str, str, str] | None = None
+
+    @property
+    def name(self) -> str:
+        suffix = f":{','.join(self.fields)}" if self.fields else ""
+        return f"{self.system}/{self.collection}/{self.operation}{suffix}"
+
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    request_id: str
+    policy_id: str
+    policy_digest: str
+    steps: tuple[PlanStep, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict:
+        return {
+            "request_id": self.request_id,
+            "policy": {"id": self.policy_id, "digest": self.policy_digest},
+            "steps": [{**asdict(s), "name": s.name} for s in self.steps],
+        }
+
+    @property
+    def digest(self) -> str:
+        return digest(self.to_json())
+
+    def systems(self) -> list[str]:
+        """Systems in execution order (each is one transaction)."""
+        return list(dict.fromkeys(s.system for s in self.steps))
+
+    def steps_for(self, system: str) -> list[PlanStep]:
+        return [s for s in self.steps if s.system == system]
+
+
+def _record_rule(estate: Estate, categories: list[str]) -> tuple[str, RuleConfig]:
+    rules = [(f"erase.records.{c}", estate.policy.erase.records[c]) for c in categories if c in estate.policy.erase.records]
+    if not rules:
+        return "erase.default", estate.policy.erase.default
+    return min(rules, key=lambda r: RECORD_PRECEDENCE.index(r[1].action))
+
+
+def _field_rule(estate: Estate, categories: list[str]) -> tuple[str, RuleConfig] | None:
+    rules = [(f"erase.fields.{c}", estate.policy.erase.fields[c]) for c in categories if c in estate.policy.erase.fields]
+    return min(rules, key=lambda r: FIELD_PRECEDENCE.index(r[1].action)) if rules else None
+
+
+def plan_erasure(
+    estate: Estate,
+    request_id: str,
+    received_at: dt.datetime,
+    discovery: Discovery,
+    foreign_keys: dict[str, list[ForeignKey]],
+) -> ErasurePlan:
+    """Decide every step. `foreign_keys` are the constraints each system enforces (from its connector)."""
+    counts = discovery.counts()
+    record_action: dict[tuple[str, str], str] = {}
+    record_rule: dict[tuple[str, str], str] = {}
+    kept_steps: list[PlanStep] = []
+    for path, count in counts.items():
+        system, collection = path.split(".", 1)
+        coll = estate.collection(system, collection)
+        rule_name, rule = _record_rule(estate, coll.categories)
+        record_action[(system, collection)] = rule.action
+        record_rule[(system, collection)] = rule_name
+        if rule.action == "delete_record":
+            continue
+        until = rule.retained_until(received_at.date()).isoformat() if rule.action == "retain" else None
+        kept_steps.append(PlanStep(system, collection, rule.action, (), count, rule_name, rule.legal_basis, until))
+        by_operation: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for fname, fconf in coll.fields.items():
+            if fname in coll.primary_key:
+                continue
+            decided = _field_rule(estate, fconf.categories)
+            if decided and decided[1].action != "keep":
+                by_operation[(decided[1].action, decided[0])].append(fname)
+        for (operation, field_rule), fields in sorted(by_operation.items()):
+            kept_steps.append(PlanStep(system, collection, operation, tuple(fields), count, field_rule))
+
+    deleted = {k for k, a in record_action.items() if a == "delete_record"}
+    unlinks = _unlink_steps(estate, discovery, foreign_keys, record_action, deleted)
+    delete_steps, cycle_unlinks = _ordered_deletes(foreign_keys, deleted, counts, record_rule)
+
+    steps = kept_steps + unlinks + cycle_unlinks + delete_steps
+    order = _system_order(estate, {s.system for s in steps})
+    steps.sort(key=lambda s: order.index(s.system))  # stable: keeps the order within a system
+    return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))
+
+
+Collection = tuple[str, str]
+
+
+def _unlink_steps(
+    estate: Estate,
+    discovery: Discovery,
+    foreign_keys: dict[str, list[ForeignKey]],
+    record_action: dict[Collection, str],
+    deleted: set[Collection],
+) -> list[PlanStep]:
+    steps = []
+    # Constraints the stores enforce: kept rows may not point at rows about to be deleted.
+    for system, fks in foreign_keys.items():
+        for fk in fks:
+            parent, child = (system, fk.parent), (system, fk.collection)
+            if parent not in deleted or child in deleted:
+                continue
+            if not fk.nullable:
+                if child in record_action:
+                    raise PlanError(
+                        f"{system}.{fk.collection} is kept ({record_action[child]}) but its NOT NULL foreign key "
+                        f"{fk.field} points at {system}.{fk.parent}, which the policy deletes"
+                    )
+                continue
+            steps.append(PlanStep(system, fk.collection, "unlink", (fk.field,), 0, "foreign key", parent=(system, fk.parent, fk.parent_field)))
+    # Declared links from other people's records (owned: false), also across systems.
+    for edge in reference_edges(estate):
+        if edge.owned or edge.target[:2] not in deleted:
+            continue
+        count = sum(1 for f in discovery.links() if (f.system, f.collection, f.link_field) == (edge.system, edge.collection, edge.field))
+        step = PlanStep(edge.system, edge.collection, "unlink", (edge.field,), count, "reference owned: false", parent=edge.target)
+        if not any((s.system, s.collection, s.fields) == (step.system, step.collection, step.fields) for s in steps):
+            steps.append(step)
+    return steps
+
+
+def _ordered_deletes(
+    foreign_keys: dict[str, list[ForeignKey]], deleted: set[Collection], counts: dict[str, int], rules: dict[Collection, str]
+) -> tuple[list[PlanStep], list[PlanStep]]:
+    """Deletes with children before parents; a foreign-key cycle is broken by clearing a nullable key first."""
+    edges = [(system, fk) for system, fks in foreign_keys.items() for fk in fks if (system, fk.parent) in deleted and (system, fk.collection) in deleted and fk.collection != fk.parent]
+    broken: list[PlanStep] = []
+    while True:
+        graph: dict[tuple[str, str], set[tuple[str, str]]] = {node: set() for node in deleted}
+        for system, fk in edges:
+            graph[(system, fk.parent)].add((system, fk.collection))  # a parent waits for its children
+        try:
+            order = list(TopologicalSorter(graph).static_order())
+            break
+        except CycleError as exc:
+            cycle = exc.args[1]
+            in_cycle = [(s, fk) for s, fk in edges if (s, fk.parent) in cycle and (s, fk.collection) in cycle and fk.nullable]
+            if not in_cycle:
+                names = " -> ".join(f"{s}.{c}" for s, c in cycle)
+                raise PlanError(f"foreign keys form a cycle with no nullable column to break it: {names}") from None
+            system, fk = in_cycle[0]
+            edges.remove((system, fk))
+            broken.append(PlanStep(system, fk.collection, "unlink", (fk.field,), counts.get(f"{system}.{fk.collection}", 0), "foreign key cycle", parent=(system, fk.parent, fk.parent_field)))
+    deletes = [PlanStep(s, c, "delete_record", (), counts.get(f"{s}.{c}", 0), rules[(s, c)]) for s, c in order]
+    return deletes, broken
+
+
+def _system_order(estate: Estate, systems: set[str]) -> list[str]:
+    """Systems holding references run before the systems they point at (dependents first)."""
+    graph: dict[str, set[str]] = {s: set() for s in sorted(systems)}
+    for edge in reference_edges(estate):
+        if edge.system in systems and edge.target[0] in systems and edge.system != edge.target[0]:
+            graph[edge.target[0]].add(edge.system)
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError:
+        return sorted(systems)

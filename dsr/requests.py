@@ -1,0 +1,124 @@
+"""Data subject requests: intake, verification evidence, due dates and the status history.
+
+Privacy policy §7: HKT discloses, corrects or deletes "only after verifying the authenticity"
+of the request. A request without verification evidence exists (it was received) but cannot run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dsr.config import REQUEST_KINDS, Estate
+from dsr.control.models import RequestRow, StatusEvent, utcnow
+from dsr.keys import Keys
+from dsr.subject import Identifier, Subject
+
+RECEIVED, VERIFIED, RUNNING, COMPLETED, FAILED = "received", "verified", "running", "completed", "failed"
+RUNNABLE = (VERIFIED, RUNNING, FAILED)  # running/failed: a crashed or failed run may be resumed
+
+
+class RequestError(ValueError):
+    """A request cannot be created or run as asked; the message says why (never with personal data)."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Evidence that the requester is the subject: how, by whom, when."""
+
+    method: str
+    verified_by: str
+    verified_at: dt.datetime
+
+
+def new_request_id(received_at: dt.datetime) -> str:
+    return f"DSR-{received_at:%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def create_request(
+    session: Session,
+    estate: Estate,
+    keys: Keys,
+    *,
+    kind: str,
+    identifiers: list[Identifier],
+    channel: str,
+    department: str,
+    requested_by: str,
+    verification: Verification | None = None,
+    received_at: dt.datetime | None = None,
+) -> RequestRow:
+    if kind not in REQUEST_KINDS:
+        raise RequestError(f"unknown request kind {kind!r}; known: {', '.join(REQUEST_KINDS)}")
+    subject = Subject(tuple(dict.fromkeys(identifiers)))
+    received_at = received_at or utcnow()
+    row = RequestRow(
+        id=new_request_id(received_at),
+        kind=kind,
+        subject=subject.to_json(),
+        subject_commitment=keys.subject_commitment(subject),
+        channel=channel,
+        department=department,
+        received_at=received_at,
+        due_at=received_at + dt.timedelta(days=estate.policy.due_days[kind]),  # type: ignore[index]
+        requested_by=requested_by,
+        policy_id=estate.policy.id,
+        policy_digest=estate.policy_digest,
+    )
+    session.add(row)
+    set_status(session, row, RECEIVED, requested_by, f"received via {channel}")
+    if verification is not None:
+        verify(session, row, verification)
+    return row
+
+
+def verify(session: Session, row: RequestRow, verification: Verification) -> None:
+    if not verification.method.strip() or not verification.verified_by.strip():
+        raise RequestError(f"request {row.id}: verification needs a method and who verified")
+    row.verification_method = verification.method
+    row.verified_by = verification.verified_by
+    row.verified_at = verification.verified_at
+    set_status(session, row, VERIFIED, verification.verified_by, f"identity verified by {verification.method}")
+
+
+def set_status(session: Session, row: RequestRow, status: str, actor: str, note: str = "") -> None:
+    row.events.append(StatusEvent(from_status=row.status, to_status=status, actor=actor, note=note, at=utcnow()))
+    row.status = status
+
+
+def get_request(session: Session, request_id: str) -> RequestRow:
+    row = session.get(RequestRow, request_id)
+    if row is None:
+        raise RequestError(f"no request {request_id!r}")
+    return row
+
+
+def runnable_request(session: Session, request_id: str) -> RequestRow:
+    """The request, if it may run now; otherwise a clear RequestError and nothing touched."""
+    row = get_request(session, request_id)
+    if row.verified_at is None or not row.verification_method:
+        raise RequestError(f"request {row.id} is not verified: record who verified the requester's identity, and how, before it can run")
+    if row.status == COMPLETED:
+        raise RequestError(f"request {row.id} is already completed")
+    if row.status not in RUNNABLE:
+        raise RequestError(f"request {row.id} is {row.status}; it can run when verified")
+    if row.subject is None:
+        raise RequestError(f"request {row.id} no longer holds its subject's identifiers")
+    return row
+
+
+def subject_of(row: RequestRow) -> Subject:
+    if row.subject is None:
+        raise RequestError(f"request {row.id} no longer holds its subject's identifiers")
+    return Subject.from_json(row.subject)
+
+
+def list_requests(session: Session, overdue_at: dt.datetime | None = None) -> list[RequestRow]:
+    query = select(RequestRow).order_by(RequestRow.received_at)
+    if overdue_at is not None:
+        query = query.where(RequestRow.due_at < overdue_at, RequestRow.status != COMPLETED)
+    return list(session.scalars(query))

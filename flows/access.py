@@ -1,0 +1,60 @@
+"""access_request: discover -> export each collection -> manifest and zip -> seal."""
+
+from __future__ import annotations
+
+import flows  # noqa: F401  (telemetry off before Prefect loads)
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from dsr import fulfilment
+from dsr.discovery import Discovery
+from dsr.erasure import discover_now
+from dsr.export import ExportedCollection, export_collection, package_dir, write_manifest
+from dsr.requests import get_request
+from dsr.runtime import runtime_for
+from dsr.sealing import Outcome, seal_request
+
+TASK = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="discover", **TASK)
+def discover_subject(config_dir: str, request_id: str) -> Discovery:
+    discovery = discover_now(runtime_for(config_dir), request_id)
+    get_run_logger().info("request %s: %d record(s) in %d collection(s)", request_id, len(discovery.owned()), len(discovery.counts()))
+    return discovery
+
+
+@task(name="export-collection", task_run_name="export-{system}.{collection}", **TASK)
+def export(config_dir: str, request_id: str, discovery: Discovery, system: str, collection: str) -> ExportedCollection:
+    rt = runtime_for(config_dir)
+    exported = export_collection(rt, package_dir(rt, request_id), discovery, system, collection)
+    get_run_logger().info("request %s: exported %d record(s) of %s.%s", request_id, exported.records, system, collection)
+    return exported
+
+
+@task(name="package-and-seal", **TASK)
+def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCollection]) -> str:
+    rt = runtime_for(config_dir)
+    with rt.sessions() as session:
+        request = get_request(session, request_id)
+    archive, manifest_digest = write_manifest(rt, request, package_dir(rt, request_id), exported)
+    for e in exported:
+        step = f"{e.system}/{e.collection}/export"
+        fulfilment.record_done(rt, request_id, step, e.system, e.collection, "export", e.records, {"fields": list(e.fields)})
+    seal_request(rt, request_id, None, {f"{e.system}/{e.collection}/export": Outcome("not applicable", manifest_digest) for e in exported})
+    return str(archive)
+
+
+@flow(name="access_request", flow_run_name="access-{request_id}")
+def access_request(request_id: str, config_dir: str) -> dict:
+    rt = runtime_for(config_dir)
+    fulfilment.begin(rt, request_id, "access")
+    try:
+        discovery = discover_subject(config_dir, request_id)
+        exported = [export(config_dir, request_id, discovery, *path.split(".", 1)) for path in discovery.counts()]
+        archive = package_and_seal(config_dir, request_id, exported)
+    except Exception as exc:
+        fulfilment.fail(rt, request_id, exc)
+        raise
+    fulfilment.finish(rt, request_id, f"exported {sum(e.records for e in exported)} record(s) from {len(exported)} collection(s)", archive)
+    return {"request_id": request_id, "export": archive, "collections": len(exported)}

@@ -1,0 +1,74 @@
+"""erasure_request: discover -> plan -> erase system by system -> verify -> seal."""
+
+from __future__ import annotations
+
+import flows  # noqa: F401  (telemetry off before Prefect loads)
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from dsr import fulfilment
+from dsr.discovery import Discovery
+from dsr.erasure import ErasureVerificationError, PostCheck, discover_now, execute_system, verify_erasure
+from dsr.plan import ErasurePlan, plan_erasure
+from dsr.requests import get_request
+from dsr.runtime import runtime_for
+from dsr.sealing import Outcome, seal_request
+
+TASK = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="discover", **TASK)
+def discover_subject(config_dir: str, request_id: str) -> Discovery:
+    discovery = discover_now(runtime_for(config_dir), request_id)
+    get_run_logger().info("request %s: %d record(s) in %d collection(s), %d link(s)", request_id, len(discovery.owned()), len(discovery.counts()), len(discovery.links()))
+    return discovery
+
+
+@task(name="plan-erasure", **TASK)
+def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
+    rt = runtime_for(config_dir)
+    with rt.sessions() as session:
+        received_at = get_request(session, request_id).received_at
+    foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
+    erasure_plan = plan_erasure(rt.estate, request_id, received_at, discovery, foreign_keys)
+    get_run_logger().info("request %s: plan %s with %d step(s)", request_id, erasure_plan.digest, len(erasure_plan.steps))
+    return erasure_plan
+
+
+@task(name="erase-system", task_run_name="erase-{system}", **TASK)
+def erase_system(config_dir: str, request_id: str, erasure_plan: ErasurePlan, system: str) -> dict[str, int]:
+    affected = execute_system(runtime_for(config_dir), request_id, erasure_plan, system)
+    get_run_logger().info("request %s: %s done, %d row(s) changed", request_id, system, sum(affected.values()))
+    return affected
+
+
+@task(name="verify-erasure", **TASK)
+def verify(config_dir: str, request_id: str, erasure_plan: ErasurePlan) -> list[PostCheck]:
+    return verify_erasure(runtime_for(config_dir), request_id, erasure_plan)
+
+
+@task(name="seal", **TASK)
+def seal(config_dir: str, request_id: str, erasure_plan: ErasurePlan, checks: list[PostCheck]) -> list[str]:
+    outcomes = {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}
+    return seal_request(runtime_for(config_dir), request_id, erasure_plan.digest, outcomes)
+
+
+@flow(name="erasure_request", flow_run_name="erasure-{request_id}")
+def erasure_request(request_id: str, config_dir: str) -> dict:
+    rt = runtime_for(config_dir)
+    fulfilment.begin(rt, request_id, "erase")
+    try:
+        discovery = discover_subject(config_dir, request_id)
+        erasure_plan = plan(config_dir, request_id, discovery)
+        for system in erasure_plan.systems():
+            erase_system(config_dir, request_id, erasure_plan, system)
+        checks = verify(config_dir, request_id, erasure_plan)
+        receipts = seal(config_dir, request_id, erasure_plan, checks)
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            raise ErasureVerificationError(f"request {request_id}: {len(failed)} step(s) failed verification: " + "; ".join(f"{c.step}: {c.detail}" for c in failed))
+    except Exception as exc:
+        fulfilment.fail(rt, request_id, exc)
+        raise
+    fulfilment.finish(rt, request_id, f"erased: {len(erasure_plan.steps)} step(s), all verified")
+    return {"request_id": request_id, "plan_digest": erasure_plan.digest, "receipts": len(receipts)}
