@@ -17,7 +17,7 @@ from sqlalchemy import select
 from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
-from dsr.plan import ErasurePlan, PlanStep
+from dsr.plan import ErasurePlan, PlanStep, plan_erasure
 from dsr.requests import get_request, subject_of
 from dsr.runtime import Runtime
 
@@ -32,6 +32,23 @@ def discover_now(rt: Runtime, request_id: str) -> Discovery:
     with rt.sessions() as session:
         subject = subject_of(get_request(session, request_id))
     return discover(rt.estate, rt.connector, subject)
+
+
+def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan:
+    """The request's plan: made once from what discovery found and stored; a rerun gets the same plan.
+
+    A rerun after a crash must finish the plan that was started (and approved), not plan afresh
+    from a half-erased estate, which would forget the steps already under way.
+    """
+    with rt.sessions() as session:
+        request = get_request(session, request_id)
+        if request.plan is not None:
+            return ErasurePlan.from_json(request.plan)
+        foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
+        plan = plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys)
+        request.plan = plan.to_json()
+        session.commit()
+        return plan
 
 
 def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
@@ -122,6 +139,11 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
             checks.append(PostCheck(step.name, not _step_keys(rt, step, fresh), "links to erased records cleared"))
         else:
             checks.append(PostCheck(step.name, True, f"{remaining} record(s) kept under {step.rule}"))
+    planned = {(s.system, s.collection) for s in plan.steps if s.operation in ("delete_record", "retain", "keep")}
+    for path, count in fresh.counts().items():
+        system, collection = path.split(".", 1)
+        if (system, collection) not in planned:
+            checks.append(PostCheck(f"{system}/{collection}/unplanned", False, f"{count} record(s) found that the plan does not cover"))
     return checks
 
 

@@ -65,6 +65,16 @@ class ErasurePlan:
             "steps": [{**asdict(s), "name": s.name} for s in self.steps],
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> ErasurePlan:
+        steps = []
+        for raw in data["steps"]:
+            fields = {k: v for k, v in raw.items() if k != "name"}
+            fields["fields"] = tuple(fields["fields"])
+            fields["parent"] = tuple(fields["parent"]) if fields["parent"] else None
+            steps.append(PlanStep(**fields))
+        return cls(data["request_id"], data["policy"]["id"], data["policy"]["digest"], tuple(steps))
+
     @property
     def digest(self) -> str:
         return digest(self.to_json())

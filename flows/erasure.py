@@ -8,9 +8,8 @@ from prefect.cache_policies import NO_CACHE
 
 from dsr import fulfilment
 from dsr.discovery import Discovery
-from dsr.erasure import ErasureVerificationError, PostCheck, discover_now, execute_system, verify_erasure
-from dsr.plan import ErasurePlan, plan_erasure
-from dsr.requests import get_request
+from dsr.erasure import ErasureVerificationError, PostCheck, discover_now, execute_system, make_plan, verify_erasure
+from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
 
@@ -26,11 +25,7 @@ def discover_subject(config_dir: str, request_id: str) -> Discovery:
 
 @task(name="plan-erasure", **TASK)
 def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
-    rt = runtime_for(config_dir)
-    with rt.sessions() as session:
-        received_at = get_request(session, request_id).received_at
-    foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
-    erasure_plan = plan_erasure(rt.estate, request_id, received_at, discovery, foreign_keys)
+    erasure_plan = make_plan(runtime_for(config_dir), request_id, discovery)
     get_run_logger().info("request %s: plan %s with %d step(s)", request_id, erasure_plan.digest, len(erasure_plan.steps))
     return erasure_plan
 

@@ -38,6 +38,7 @@ class RequestRow(Base):
     policy_digest: Mapped[str] = mapped_column(String(80))
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
     export_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    plan: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     events: Mapped[list[StatusEvent]] = relationship(order_by="StatusEvent.id", cascade="all, delete-orphan")
     actions: Mapped[list[ActionRow]] = relationship(order_by="ActionRow.id", cascade="all, delete-orphan")

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("policy_digest", sa.String(80), nullable=False),
         sa.Column("outcome", sa.Text, nullable=True),
         sa.Column("export_path", sa.Text, nullable=True),
+        sa.Column("plan", sa.JSON, nullable=True),
     )
     op.create_table(
         "request_events",

@@ -1,0 +1,206 @@
+"""A small shop estate for tests: real foreign keys (with a cycle and a self-reference), a retained
+collection, and a second system that refers to the first. Written as config YAML like a real estate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, insert, update
+
+from connectors.sql import enable_sqlite_foreign_keys
+
+SUBJECT = {"email": "Mika.Tanaka@Example.jp", "phone": "+81 90-1111-2222"}
+
+POLICY = {
+    "id": "test-policy",
+    "version": "1",
+    "due_days": {"access": 30, "erase": 30},
+    "access": {"export": ["identifier", "name", "contact", "address", "order", "billing", "support"]},
+    "erase": {
+        "default": {"action": "delete_record"},
+        "records": {"billing_record": {"action": "retain", "legal_basis": "tax law, 7 years", "retention": "7y"}},
+        "fields": {"name": {"action": "pseudonymize"}, "address": {"action": "mask"}, "contact": {"action": "null_field"}},
+    },
+}
+
+MAIN_DATASET = {
+    "system": "main",
+    "collections": {
+        "customers": {
+            "primary_key": ["id"],
+            "categories": ["account"],
+            "fields": {
+                "id": {"categories": ["identifier"]},
+                "email": {"categories": ["contact"], "identity": "email"},
+                "phone": {"categories": ["contact"], "identity": "phone", "match": {"expression": "digits"}},
+                "name": {"categories": ["name"]},
+                "risk": {"categories": ["internal"]},
+                "primary_address_id": {"categories": ["identifier"]},
+                "referred_by": {"categories": ["identifier"]},
+            },
+            "references": [
+                {"field": "primary_address_id", "to": "addresses.id"},
+                {"field": "referred_by", "to": "customers.id", "owned": False},
+            ],
+        },
+        "addresses": {
+            "primary_key": ["id"],
+            "categories": ["account"],
+            "fields": {"id": {"categories": ["identifier"]}, "customer_id": {"categories": ["identifier"]}, "line1": {"categories": ["address"]}},
+            "references": [{"field": "customer_id", "to": "customers.id"}],
+        },
+        "orders": {
+            "primary_key": ["id"],
+            "categories": ["order"],
+            "fields": {"id": {"categories": ["identifier"]}, "customer_id": {"categories": ["identifier"]}, "total": {"categories": ["order"]}},
+            "references": [{"field": "customer_id", "to": "customers.id"}],
+        },
+        "order_lines": {
+            "primary_key": ["order_id", "line_no"],
+            "categories": ["order"],
+            "fields": {"order_id": {"categories": ["identifier"]}, "line_no": {"categories": ["identifier"]}, "sku": {"categories": ["order"]}},
+            "references": [{"field": "order_id", "to": "orders.id"}],
+        },
+        "invoices": {
+            "primary_key": ["id"],
+            "categories": ["billing_record"],
+            "fields": {
+                "id": {"categories": ["identifier"]},
+                "customer_id": {"categories": ["identifier"]},
+                "billing_name": {"categories": ["name"]},
+                "billing_address": {"categories": ["address"]},
+                "amount": {"categories": ["billing"]},
+            },
+            "references": [{"field": "customer_id", "to": "customers.id"}],
+        },
+    },
+}
+
+SIDE_DATASET = {
+    "system": "side",
+    "collections": {
+        "tickets": {
+            "primary_key": ["id"],
+            "categories": ["support_case"],
+            "fields": {
+                "id": {"categories": ["identifier"]},
+                "customer_ref": {"categories": ["identifier"]},
+                "contact_email": {"categories": ["contact"], "identity": "email", "match": {"expression": "lower"}},
+                "notes": {"categories": ["support"], "free_text": True},
+            },
+            "references": [{"field": "customer_ref", "to": "main.customers.id"}],
+        }
+    },
+}
+
+
+def main_schema() -> MetaData:
+    md = MetaData()
+    Table("customers", md,
+          Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("email", String(200), index=True),
+          Column("phone", String(40)),
+          Column("name", String(100)),
+          Column("risk", Integer),
+          Column("primary_address_id", Integer, ForeignKey("addresses.id", use_alter=True, name="fk_customer_address"), nullable=True),
+          Column("referred_by", Integer, ForeignKey("customers.id"), nullable=True))
+    Table("addresses", md,
+          Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+          Column("line1", String(200)))
+    Table("orders", md,
+          Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+          Column("total", Integer))
+    Table("order_lines", md,
+          Column("order_id", Integer, ForeignKey("orders.id"), primary_key=True),
+          Column("line_no", Integer, primary_key=True, autoincrement=False),
+          Column("sku", String(40)))
+    Table("invoices", md,
+          Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("customer_id", Integer, ForeignKey("customers.id"), nullable=True, index=True),
+          Column("billing_name", String(100)),
+          Column("billing_address", String(200)),
+          Column("amount", Integer))
+    return md
+
+
+def side_schema() -> MetaData:
+    md = MetaData()
+    Table("tickets", md,
+          Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("customer_ref", Integer, index=True),
+          Column("contact_email", String(200), index=True),
+          Column("notes", Text))
+    return md
+
+
+def load_main(url: str) -> None:
+    """Customer 1 is the subject; 2 is a stranger she referred; 3 shares her name and nothing else."""
+    engine = create_engine(url)
+    enable_sqlite_foreign_keys(engine)
+    md = main_schema()
+    md.create_all(engine)
+    t = md.tables
+    with engine.begin() as conn:
+        conn.execute(insert(t["customers"]), [
+            {"id": 1, "email": "mika.tanaka@example.jp", "phone": "090-1111-2222", "name": "Mika Tanaka", "risk": 3, "primary_address_id": None, "referred_by": None},
+            {"id": 2, "email": "ken@example.com", "phone": "080-3333-4444", "name": "Ken Mori", "risk": 1, "primary_address_id": None, "referred_by": 1},
+            {"id": 3, "email": "mika.t@example.org", "phone": "070-5555-6666", "name": "Mika Tanaka", "risk": 2, "primary_address_id": None, "referred_by": None},
+        ])
+        conn.execute(insert(t["addresses"]), [
+            {"id": 10, "customer_id": 1, "line1": "1-2-3 Shibuya"},
+            {"id": 11, "customer_id": 2, "line1": "4-5-6 Shinjuku"},
+            {"id": 12, "customer_id": 3, "line1": "7-8-9 Ueno"},
+        ])
+        for cid, aid in ((1, 10), (2, 11), (3, 12)):
+            conn.execute(update(t["customers"]).where(t["customers"].c.id == cid).values(primary_address_id=aid))
+        conn.execute(insert(t["orders"]), [{"id": 100, "customer_id": 1, "total": 500}, {"id": 101, "customer_id": 1, "total": 700}, {"id": 102, "customer_id": 2, "total": 900}])
+        conn.execute(insert(t["order_lines"]), [
+            {"order_id": 100, "line_no": 1, "sku": "SIM"}, {"order_id": 100, "line_no": 2, "sku": "ROUTER"},
+            {"order_id": 101, "line_no": 1, "sku": "PLAN"}, {"order_id": 102, "line_no": 1, "sku": "SIM"},
+        ])
+        conn.execute(insert(t["invoices"]), [
+            {"id": 1000, "customer_id": 1, "billing_name": "TANAKA Mika", "billing_address": "1-2-3 Shibuya", "amount": 500},
+            {"id": 1001, "customer_id": 2, "billing_name": "Ken Mori", "billing_address": "4-5-6 Shinjuku", "amount": 900},
+        ])
+    engine.dispose()
+
+
+def load_side(url: str) -> None:
+    engine = create_engine(url)
+    md = side_schema()
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(md.tables["tickets"]), [
+            {"id": 1, "customer_ref": 1, "contact_email": "someone@else.example", "notes": "Asked about the router."},
+            {"id": 2, "customer_ref": None, "contact_email": "MIKA.TANAKA@EXAMPLE.JP", "notes": "Wrote in from the web form."},
+            {"id": 3, "customer_ref": 3, "contact_email": "mika.t@example.org", "notes": "Namesake's ticket."},
+        ])
+    engine.dispose()
+
+
+def write_config(root: Path, systems: dict[str, str], datasets: list[dict[str, Any]], policy: dict[str, Any] | None = None) -> Path:
+    """A configuration directory like a real estate's; control DB and keys inside `root`."""
+    yaml = YAML()
+    config = root / "config"
+    (config / "datasets").mkdir(parents=True, exist_ok=True)
+    with (config / "estate.yaml").open("w") as f:
+        yaml.dump({
+            "control_db": f"sqlite:///{root / 'control.db'}",
+            "signing_key_file": str(root / "keys" / "signing.pem"),
+            "hmac_key_file": str(root / "keys" / "hmac.key"),
+            "export_dir": str(root / "exports"),
+            "receipts_dir": str(root / "receipts"),
+        }, f)
+    with (config / "systems.yaml").open("w") as f:
+        yaml.dump({"systems": {name: {"kind": "sql", "url": url} for name, url in systems.items()}}, f)
+    for dataset in datasets:
+        with (config / "datasets" / f"{dataset['system']}.yaml").open("w") as f:
+            yaml.dump(dataset, f)
+    with (config / "policies.yaml").open("w") as f:
+        yaml.dump(policy or POLICY, f)
+    return config

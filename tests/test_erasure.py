@@ -1,0 +1,208 @@
+"""Erasure against real databases with real foreign keys: order, cycles, links, retention, re-reads,
+crashes and a system that goes away. These call the plain functions the Prefect flow wires together."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from connectors.base import ConnectorError
+from dsr import fulfilment
+from dsr.control.models import ActionRow, ReceiptRow
+from dsr.erasure import discover_now, execute_system, make_plan, verify_erasure
+from dsr.plan import PlanError
+from dsr.requests import FAILED, Verification, create_request, get_request
+from dsr.runtime import Runtime
+from dsr.sealing import Outcome, seal_request
+from dsr.subject import Identifier, IdentifierKind
+from receipts.receipt import check_directory
+from tests import shop
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text(sql))]
+    engine.dispose()
+    return rows
+
+
+def _estate(tmp_path: Path, main_url: str, side_url: str, policy: dict | None = None) -> tuple[Runtime, str]:
+    shop.load_main(main_url)
+    shop.load_side(side_url)
+    config = shop.write_config(tmp_path, {"main": main_url, "side": side_url}, [shop.MAIN_DATASET, shop.SIDE_DATASET], policy)
+    rt = Runtime.open(config, create_keys=True)
+    identifiers = [Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"]), Identifier.parse(IdentifierKind.PHONE, shop.SUBJECT["phone"])]
+    with rt.sessions() as session:
+        row = create_request(session, rt.estate, rt.keys, kind="erase", identifiers=identifiers, channel="web", department="Support Desk",
+                             requested_by="clerk", verification=Verification("photo ID", "officer", dt.datetime.now(dt.timezone.utc)))
+        session.commit()
+        return rt, row.id
+
+
+def _erase(rt: Runtime, request_id: str) -> list:
+    """The erasure flow's steps, without Prefect."""
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    for system in plan.systems():
+        execute_system(rt, request_id, plan, system)
+    checks = verify_erasure(rt, request_id, plan)
+    seal_request(rt, request_id, plan.digest, {c.step: Outcome("passed" if c.passed else "failed") for c in checks})
+    return checks
+
+
+@pytest.fixture
+def side_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'side.db'}"
+
+
+def test_discovery_follows_references_across_tables_and_systems(tmp_path, sql_url, side_url):
+    rt, request_id = _estate(tmp_path, sql_url, side_url)
+    found = discover_now(rt, request_id)
+    assert found.counts() == {
+        "main.addresses": 1, "main.customers": 1, "main.invoices": 1, "main.order_lines": 3, "main.orders": 2, "side.tickets": 2,
+    }
+    assert sorted(found.keys("main", "customers")) == [(1,)]  # not the namesake (3)
+    assert sorted(found.keys("side", "tickets")) == [(1,), (2,)]  # by reference across systems, and by email in another case
+    assert [(f.collection, f.key, f.link_field) for f in found.links()] == [("customers", (2,), "referred_by")]
+
+
+def test_erasure_is_foreign_key_safe_and_leaves_others_alone(tmp_path, sql_url, side_url):
+    rt, request_id = _estate(tmp_path, sql_url, side_url)
+    checks = _erase(rt, request_id)
+    assert all(c.passed for c in checks), checks
+
+    assert _rows(sql_url, "select id from customers order by id") == [(2,), (3,)]
+    assert _rows(sql_url, "select referred_by from customers where id = 2") == [(None,)]  # link cleared, friend kept
+    assert _rows(sql_url, "select id from addresses order by id") == [(11,), (12,)]
+    assert _rows(sql_url, "select id from orders order by id") == [(102,)]
+    assert _rows(sql_url, "select order_id, line_no from order_lines order by order_id") == [(102, 1)]
+    # Retained for the legal period, but no longer identifying: name pseudonymised, address masked, link cleared.
+    (invoice,) = _rows(sql_url, "select customer_id, billing_name, billing_address, amount from invoices where id = 1000")
+    assert invoice[0] is None and invoice[1].startswith("pseu:") and invoice[2] == "[masked]" and invoice[3] == 500
+    assert _rows(sql_url, "select billing_name from invoices where id = 1001") == [("Ken Mori",)]
+    assert _rows(side_url, "select id from tickets order by id") == [(3,)]
+
+
+def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_url):
+    rt, request_id = _estate(tmp_path, sql_url, side_url)
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    engine = create_engine(sql_url)
+    with engine.begin() as conn:  # an order placed while the request waited
+        conn.execute(text("insert into orders (id, customer_id, total) values (103, 1, 50)"))
+        conn.execute(text("insert into order_lines (order_id, line_no, sku) values (103, 1, 'LATE')"))
+    engine.dispose()
+    for system in plan.systems():
+        execute_system(rt, request_id, plan, system)
+    assert all(c.passed for c in verify_erasure(rt, request_id, plan))
+    assert _rows(sql_url, "select id from orders order by id") == [(102,)]
+    with rt.sessions() as session:
+        lines = session.query(ActionRow).filter_by(request_id=request_id, step="main/order_lines/delete_record").one()
+        assert (lines.planned_count, lines.affected_count) == (4, 4)
+
+
+def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
+    rt, request_id = _estate(tmp_path, postgres_url, mariadb_url)
+    assert all(c.passed for c in _erase(rt, request_id))
+    assert _rows(mariadb_url, "select id from tickets order by id") == [(3,)]
+    assert _rows(postgres_url, "select id from customers order by id") == [(2,), (3,)]
+
+
+def test_crash_between_commit_and_bookkeeping_then_rerun(tmp_path, sqlite_url, side_url, monkeypatch):
+    """The worst moment to die: a system's transaction committed, its results not yet written."""
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    first, second = plan.systems()
+    assert (first, second) == ("side", "main")  # dependents' system first
+    execute_system(rt, request_id, plan, first)
+
+    connector = rt.connector(second)
+    real_apply = connector.apply
+
+    def apply_then_die(steps, context):
+        real_apply(steps, context)
+        raise SystemExit("process killed")
+
+    monkeypatch.setattr(connector, "apply", apply_then_die)
+    with pytest.raises(SystemExit):
+        execute_system(rt, request_id, plan, second)
+    monkeypatch.setattr(connector, "apply", real_apply)
+    with rt.sessions() as session:
+        states = {a.step: a.state for a in session.query(ActionRow).filter_by(request_id=request_id)}
+    assert {s for step, s in states.items() if step.startswith("main/")} == {"intent"}
+    assert {s for step, s in states.items() if step.startswith("side/")} == {"done"}
+
+    # Rerun the whole request: nothing is repeated (pseudonyms are not re-hashed), nothing skipped.
+    (before,) = _rows(sqlite_url, "select billing_name from invoices where id = 1000")
+    checks = _erase(rt, request_id)
+    assert all(c.passed for c in checks)
+    assert _rows(sqlite_url, "select billing_name from invoices where id = 1000") == [before]
+    with rt.sessions() as session:
+        actions = session.query(ActionRow).filter_by(request_id=request_id).all()
+        assert {a.state for a in actions} == {"done"}
+        resumed = {a.step: a for a in actions if a.details.get("resumed")}
+        assert set(resumed) == {s.name for s in plan.steps_for("main")}
+        assert resumed["main/orders/delete_record"].planned_count == 2
+        receipts = session.query(ReceiptRow).filter_by(request_id=request_id).all()
+        assert sorted(r.step for r in receipts) == sorted(s.name for s in plan.steps)  # one each, no duplicates
+
+
+def test_system_down_fails_the_request_and_commits_nothing(tmp_path, sqlite_url, side_url):
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    # The side system goes away between planning and execution (its URL now points at a closed port).
+    rt._connectors.pop("side").close()
+    down = rt.estate.systems["side"].model_copy(update={"url": "postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=2"})
+    rt.estate.systems["side"] = down
+    with pytest.raises(ConnectorError, match="'side'.*unreachable") as failure:
+        execute_system(rt, request_id, plan, "side")
+    fulfilment.fail(rt, request_id, failure.value)
+    with rt.sessions() as session:
+        row = get_request(session, request_id)
+        assert row.status == FAILED and "unreachable" in row.outcome
+        assert session.query(ActionRow).filter_by(request_id=request_id).count() == 0
+    assert len(_rows(sqlite_url, "select id from customers")) == 3
+    assert "mika" not in row.outcome.lower()
+
+
+def test_a_failing_step_rolls_back_the_whole_system(tmp_path, sql_url, side_url):
+    """A constraint the dataset does not know about refuses a delete: every change to that system is undone."""
+    rt, request_id = _estate(tmp_path, sql_url, side_url)
+    engine = create_engine(sql_url)
+    with engine.begin() as conn:
+        conn.execute(text("create table loyalty (id integer primary key, customer_id integer not null references customers(id))"))
+        conn.execute(text("insert into loyalty values (1, 1)"))
+    engine.dispose()
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    with pytest.raises(ConnectorError, match="rolled back") as failure:
+        execute_system(rt, request_id, plan, "main")
+    assert "mika" not in str(failure.value).lower()
+    assert len(_rows(sql_url, "select id from orders")) == 3
+    assert _rows(sql_url, "select billing_name from invoices where id = 1000") == [("TANAKA Mika",)]
+    assert _rows(sql_url, "select referred_by from customers where id = 2") == [(1,)]
+
+
+def test_retaining_a_child_with_a_not_null_key_to_a_deleted_parent_is_refused_at_planning(tmp_path, sqlite_url, side_url):
+    policy = {**shop.POLICY, "erase": {**shop.POLICY["erase"], "records": {**shop.POLICY["erase"]["records"], "order": {"action": "retain", "legal_basis": "warranty", "retention": "2y"}}}}
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url, policy)
+    with pytest.raises(PlanError, match="orders.*NOT NULL.*customer_id"):
+        make_plan(rt, request_id, discover_now(rt, request_id))
+
+
+def test_receipts_verify_and_hold_no_personal_data(tmp_path, sqlite_url, side_url):
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    _erase(rt, request_id)
+    keys = {__import__("receipts.signing", fromlist=["key_id"]).key_id(rt.keys.signing_key.public_key()): rt.keys.signing_key.public_key()}
+    verdicts = check_directory(rt.receipts_dir / request_id, keys)
+    assert verdicts and all(v.ok for v in verdicts)
+    for path in (rt.receipts_dir / request_id).glob("*.json"):
+        body = path.read_text().lower()
+        for needle in ("mika", "tanaka", "example.jp", "1111-2222", "11112222", "shibuya"):
+            assert needle not in body
