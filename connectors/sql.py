@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Engine, MetaData, String, Table, create_engine, delete, event, func, inspect, or_, select, tuple_, update
+from sqlalchemy import Column, ColumnElement, Engine, MetaData, String, Table, create_engine, delete, event, func, inspect, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
@@ -106,13 +106,13 @@ class SqlConnector:
         return expression
 
     def _identity_condition(self, table: Table, name: str, conf: FieldConfig, identifiers: Sequence[Identifier]) -> ColumnElement[bool]:
-        """Index-friendly: compare the column (or its declared normal form) with precomputed values."""
-        match = conf.match
-        if match and match.column:
+        """Compare the column (or its declared normal form) with values computed in Python."""
+        match = conf.effective_match
+        if match.column:
             return table.c[match.column].in_([i.value for i in identifiers])
-        if match and match.expression == "lower":
+        if match.expression == "lower":
             return func.lower(table.c[name]).in_(sorted({i.value.lower() for i in identifiers}))
-        if match and match.expression == "digits":
+        if match.expression == "digits":
             return self._digits(table.c[name]).in_(sorted({d for i in identifiers for d in digits_forms(i.kind, i.value)}))
         return table.c[name].in_(sorted({s for i in identifiers for s in spellings(i.kind, i.value)}))
 
@@ -144,7 +144,7 @@ class SqlConnector:
         if not by_field:
             return
         condition = or_(*(self._identity_condition(table, name, coll.fields[name], ids) for name, ids in by_field.items()))
-        read = [*fields, *by_field, *(coll.fields[n].match.column for n in by_field if coll.fields[n].match and coll.fields[n].match.column)]
+        read = [*fields, *by_field, *(coll.fields[n].effective_match.column for n in by_field if coll.fields[n].effective_match.column)]
         for row in self._stream(collection, condition, read):
             matched = tuple(
                 sorted({i.kind.value for name, ids in by_field.items() for i in ids if _confirms(i, row, name, coll.fields[name])})
@@ -234,13 +234,24 @@ class SqlConnector:
                 for fname, conf in coll.fields.items():
                     if conf.identity is None:
                         continue
-                    target = conf.match.column if conf.match and conf.match.column else fname
-                    if conf.match and conf.match.expression:
-                        if not _has_expression_index(inspector, name, fname):
-                            warnings.append(f"{self.system}.{name}.{fname}: identity field matched by {conf.match.expression}({fname}) but no expression index covers it; lookups scan the table")
-                    elif target not in indexed:
-                        warnings.append(f"{self.system}.{name}.{target}: identity field has no index; lookups scan the table")
+                    match = conf.effective_match
+                    if match.column or match.expression == "spellings" or not match.expression:
+                        target = match.column or fname
+                        if target not in indexed:
+                            warnings.append(f"{self.system}.{name}.{target}: identity field has no index; lookups scan the table")
+                    elif not self._has_expression_index(conn, inspector, name, fname):
+                        warnings.append(
+                            f"{self.system}.{name}.{fname}: matched by {match.expression}({fname}) and no index on that expression "
+                            f"was found ({self.engine.dialect.name}); lookups scan the table unless one exists"
+                        )
         return warnings
+
+    def _has_expression_index(self, conn: Connection, inspector: Any, table: str, column: str) -> bool:
+        """Expression indexes: reflected on PostgreSQL, read from sqlite_master on SQLite, invisible on MySQL."""
+        if self.engine.dialect.name == "sqlite":
+            sql = conn.execute(select(text("sql")).select_from(text("sqlite_master")).where(text("type = 'index' AND tbl_name = :t")), {"t": table})
+            return any(s and column in s for (s,) in sql)
+        return any(column in str(e) for index in inspector.get_indexes(table) for e in index.get("expressions") or [])
 
     def suggest_dataset(self) -> dict[str, Any]:
         """A dataset proposal from reflection: tables, primary keys, references from foreign keys.
@@ -269,7 +280,8 @@ class SqlConnector:
 
 
 def _confirms(identifier: Identifier, row: dict[str, Any], name: str, conf: FieldConfig) -> bool:
-    if conf.match and conf.match.column and row.get(conf.match.column) == identifier.value:
+    column = conf.effective_match.column
+    if column and row.get(column) == identifier.value:
         return True
     return identifier.matches(row.get(name))
 
@@ -289,14 +301,6 @@ def _indexed_columns(inspector: Any, table: str) -> set[str]:
     leading |= {u["column_names"][0] for u in inspector.get_unique_constraints(table) if u.get("column_names")}
     pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
     return leading | set(pk[:1])
-
-
-def _has_expression_index(inspector: Any, table: str, column: str) -> bool:
-    for index in inspector.get_indexes(table):
-        expressions = index.get("expressions") or []
-        if any(column in str(e) for e in expressions):
-            return True
-    return False
 
 
 _NAME_HINTS = (

@@ -95,15 +95,21 @@ class SystemConfig(_Model):
 
 
 class FieldMatch(_Model):
-    """How a store holds an identity field in normalised form, so lookups keep using an index.
+    """How a lookup compares an identity field with the subject's identifier.
 
-    `column`: another column of the same row holds the normal form (e.g. phone_e164).
-    `expression`: the store indexes an expression over the column: `lower` (emails) or `digits`
-    (phone numbers with every separator removed).
+    `column`: another column of the same row holds the normal form (e.g. phone_e164): exact and
+    index-friendly. `expression`: compare an expression of the column: `lower` (emails), `digits`
+    (phone numbers with every separator removed, national or international), or `spellings` (the
+    column as stored, against the usual ways of writing the identifier: index-friendly, but blind to
+    unusual spellings). Without `match`, emails compare by `lower` and phone numbers by `digits`,
+    which finds every spelling; give the store an index on that expression, or declare a column.
     """
 
     column: str | None = None
-    expression: Literal["lower", "digits"] | None = None
+    expression: Literal["lower", "digits", "spellings"] | None = None
+
+
+DEFAULT_MATCH = {IdentifierKind.EMAIL: FieldMatch(expression="lower"), IdentifierKind.PHONE: FieldMatch(expression="digits")}
 
 
 class FieldConfig(_Model):
@@ -111,6 +117,12 @@ class FieldConfig(_Model):
     identity: IdentifierKind | None = None
     match: FieldMatch | None = None
     free_text: bool = False
+
+    @property
+    def effective_match(self) -> FieldMatch:
+        if self.match is not None:
+            return self.match
+        return DEFAULT_MATCH.get(self.identity, FieldMatch(expression="spellings")) if self.identity else FieldMatch()
 
 
 class ReferenceConfig(_Model):

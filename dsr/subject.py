@@ -46,8 +46,11 @@ _SPACES = re.compile(r"\s+")
 
 
 def _nfkc(value: str) -> str:
-    """NFKC folds full-width letters, digits and punctuation to their half-width forms."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    """NFKC folds full-width letters, digits and punctuation to their half-width forms; control and
+    format characters (NUL, zero-width, bidi overrides) are never part of an identifier."""
+    text = unicodedata.normalize("NFKC", value)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf") or c in "\t\n\r")
+    return _SPACES.sub(" ", text).strip()
 
 
 def normalise(kind: IdentifierKind, value: str) -> str:

@@ -1,0 +1,160 @@
+"""The shared conformance tests every connector must pass.
+
+To prove a new connector: write tests/test_<kind>_connector.py with a subclass of
+`ConnectorConformance` and a `store` fixture returning a `ConformanceStore` for your kind: a system
+config pointing at a real, empty store, and a `load` that writes the given records into it (and,
+for stores with an unreachable form, `unreachable`). The tests below then run against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from connectors.base import ApplyContext, ConnectorError, PSEUDONYM_PREFIX, Step
+from connectors.registry import factories
+from dsr.config import DatasetConfig, SystemConfig
+from dsr.subject import Identifier, IdentifierKind
+
+DATASET = DatasetConfig.model_validate({
+    "system": "store",
+    "collections": {
+        "people": {
+            "primary_key": ["id"],
+            "fields": {
+                "id": {},
+                "email": {"categories": ["contact"], "identity": "email"},
+                "phone": {"categories": ["contact"], "identity": "phone"},
+                "name": {"categories": ["name"]},
+                "city": {"categories": ["address"]},
+            },
+        },
+        "notes": {
+            "primary_key": ["id"],
+            "fields": {"id": {}, "person_id": {}, "body": {"categories": ["support"]}},
+            "references": [{"field": "person_id", "to": "people.id"}],
+        },
+    },
+})
+
+RECORDS: dict[str, list[dict[str, Any]]] = {
+    "people": [
+        {"id": 1, "email": "Aoi.Kato@example.jp", "phone": "090-1234-5678", "name": "Aoi Kato", "city": "Sapporo"},
+        {"id": 2, "email": "aoi.kato@example.com", "phone": "080-1234-5678", "name": "Aoi Kato", "city": "Osaka"},
+        {"id": 3, "email": "o'brien@example.ie", "phone": "+353 1 234 5678", "name": "Seán O'Brien", "city": "Dublin"},
+    ],
+    "notes": [
+        {"id": 10, "person_id": 1, "body": "called about roaming"},
+        {"id": 11, "person_id": 1, "body": "asked for a new SIM"},
+        {"id": 12, "person_id": 2, "body": "billing question"},
+    ],
+}
+
+HOSTILE = [
+    "x' OR '1'='1",
+    "'; DROP TABLE people; --",
+    'a"b\\c',
+    "山田太郎@例え.jp",
+    "\u202eevil\u200b",
+    "y" * 10_240,
+]
+
+
+@dataclass
+class ConformanceStore:
+    kind: str
+    config: SystemConfig
+    load: Callable[[dict[str, list[dict[str, Any]]]], None]
+    unreachable: SystemConfig | None = None
+
+
+def _ids(matches) -> list[Any]:  # noqa: ANN001
+    return sorted(m.key[0] for m in matches)
+
+
+def _pseudonym(value: str) -> str:
+    return PSEUDONYM_PREFIX + str(abs(hash(value)) % 10**8)
+
+
+class ConnectorConformance:
+    """Inherit this and provide a `store` fixture."""
+
+    @pytest.fixture
+    def connector(self, store: ConformanceStore):
+        store.load(RECORDS)
+        connector = factories()[store.kind]("store", store.config, DATASET)
+        yield connector
+        connector.close()
+
+    def test_registered_under_its_kind(self, store: ConformanceStore) -> None:
+        assert store.kind in factories()
+
+    def test_finds_identity_in_any_spelling(self, connector) -> None:  # noqa: ANN001
+        email = Identifier.parse(IdentifierKind.EMAIL, "AOI.KATO@EXAMPLE.JP")
+        phone = Identifier.parse(IdentifierKind.PHONE, "+81 90 1234 5678")
+        assert _ids(connector.find_by_identity("people", [email], [])) == [1]
+        assert _ids(connector.find_by_identity("people", [phone], [])) == [1]
+        (match,) = connector.find_by_identity("people", [email, phone], ["id"])
+        assert set(match.matched) == {"email", "phone"}
+
+    def test_does_not_find_lookalikes(self, connector) -> None:  # noqa: ANN001
+        other = Identifier.parse(IdentifierKind.PHONE, "+81 90 1234 5679")
+        assert _ids(connector.find_by_identity("people", [other], [])) == []
+
+    def test_quotes_in_identifiers_are_data(self, connector) -> None:  # noqa: ANN001
+        email = Identifier.parse(IdentifierKind.EMAIL, "O'Brien@Example.ie")
+        assert _ids(connector.find_by_identity("people", [email], [])) == [3]
+
+    @pytest.mark.parametrize("value", HOSTILE, ids=["or-true", "drop-table", "quotes-backslash", "unicode", "bidi", "10kb"])
+    def test_hostile_values_find_nothing_and_harm_nothing(self, connector, value: str) -> None:  # noqa: ANN001
+        identifier = Identifier(IdentifierKind.EMAIL, value)  # as if it had passed normalisation
+        assert _ids(connector.find_by_identity("people", [identifier], [])) == []
+        assert _ids(connector.find_by_values("people", "name", [value], [])) == []
+        assert _ids(connector.find_by_values("people", "id", [1, 2, 3], [])) == [1, 2, 3]
+
+    def test_reference_lookup_and_read_return_only_asked_fields(self, connector) -> None:  # noqa: ANN001
+        matches = list(connector.find_by_values("notes", "person_id", [1], ["person_id"]))
+        assert _ids(matches) == [10, 11] and all(m.values == {"person_id": 1} for m in matches)
+        rows = list(connector.read("people", [(1,)], ["name", "city"]))
+        assert rows == [{"name": "Aoi Kato", "city": "Sapporo"}]
+
+    def test_apply_changes_only_the_given_records(self, connector) -> None:  # noqa: ANN001
+        context = ApplyContext(pseudonym=_pseudonym)
+        counts = connector.apply([
+            Step("notes", "delete_record", [(10,), (11,)]),
+            Step("people", "mask", [(1,)], ("city",)),
+            Step("people", "pseudonymize", [(1,)], ("name",)),
+            Step("people", "null_field", [(1,)], ("email", "phone")),
+        ], context)
+        assert counts == [2, 1, 1, 1]
+        assert _ids(connector.find_by_values("notes", "person_id", [1, 2], [])) == [12]
+        (row,) = connector.read("people", [(1,)], ["email", "phone", "name", "city"])
+        assert row["email"] is None and row["phone"] is None
+        assert row["city"] == "[masked]" and row["name"].startswith(PSEUDONYM_PREFIX)
+        (other,) = connector.read("people", [(2,)], ["name", "city"])
+        assert other == {"name": "Aoi Kato", "city": "Osaka"}
+
+    def test_apply_is_idempotent(self, connector) -> None:  # noqa: ANN001
+        context = ApplyContext(pseudonym=_pseudonym)
+        steps = [Step("notes", "delete_record", [(10,)]), Step("people", "pseudonymize", [(1,)], ("name",))]
+        assert connector.apply(steps, context) == [1, 1]
+        (first,) = connector.read("people", [(1,)], ["name"])
+        assert connector.apply(steps, context) == [0, 0]
+        assert list(connector.read("people", [(1,)], ["name"])) == [first]
+
+    def test_apply_is_all_or_nothing(self, connector) -> None:  # noqa: ANN001
+        context = ApplyContext(pseudonym=_pseudonym)
+        with pytest.raises(ConnectorError):
+            connector.apply([Step("notes", "delete_record", [(10,)]), Step("people", "null_field", [(1,)], ("no_such_field",))], context)
+        assert _ids(connector.find_by_values("notes", "person_id", [1], [])) == [10, 11]
+
+    def test_unreachable_store_is_a_clear_error(self, store: ConformanceStore) -> None:
+        if store.unreachable is None:
+            pytest.fail("a conformance store must say how to reach nothing (ConformanceStore.unreachable)")
+        connector = factories()[store.kind]("store", store.unreachable, DATASET)
+        with pytest.raises(ConnectorError, match="'store'"):
+            list(connector.find_by_values("notes", "person_id", [1], []))
+        connector.close()
