@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -41,6 +42,14 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
         cursor.close()
 
 
+@contextmanager
+def _quiet_reflection() -> Iterator[None]:
+    """Expression indexes (lower(email)) serve lookups but SQLAlchemy cannot reflect them: not news."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipped unsupported reflection of expression-based index")
+        yield
+
+
 def _reason(exc: BaseException) -> str:
     """A failure's class, never its text: driver messages quote row values (personal data)."""
     orig = getattr(exc, "orig", None) or exc
@@ -71,9 +80,7 @@ class SqlConnector:
         if name not in self._tables:
             if name not in self.dataset.collections:
                 raise ConnectorError(f"system {self.system!r}: collection {name!r} is not in its dataset")
-            with self._connect(f"reflecting {name}") as conn, warnings.catch_warnings():
-                # Expression indexes (lower(email)) serve lookups but are not reflected; that is fine.
-                warnings.filterwarnings("ignore", message="Skipped unsupported reflection of expression-based index")
+            with self._connect(f"reflecting {name}") as conn, _quiet_reflection():
                 try:
                     table = Table(name, MetaData(), autoload_with=conn)
                 except NoSuchTableError:
@@ -226,14 +233,14 @@ class SqlConnector:
     def check(self) -> list[str]:
         """Warnings about the live database: identity lookups that no index serves."""
         warnings = []
-        with self._connect("checking indexes") as conn:
+        with self._connect("checking indexes") as conn, _quiet_reflection():
             inspector = inspect(conn)
             for name, coll in self.dataset.collections.items():
                 self._table(name)
                 indexed = _indexed_columns(inspector, name)
                 for fname, conf in coll.fields.items():
-                    if conf.identity is None:
-                        continue
+                    if conf.identity is None or not conf.identity.is_strong:
+                        continue  # names and addresses never drive a lookup
                     match = conf.effective_match
                     if match.column or match.expression == "spellings" or not match.expression:
                         target = match.column or fname

@@ -1,0 +1,392 @@
+"""The Prefect flows end to end, on the real engine (one ephemeral API for the session) and the
+demo estate in real SQLite files: what an access request exports, what an erasure request changes
+and leaves alone, what Prefect's own database learns about the customer, and the runs that must be
+refused or must fail without touching anything."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from connectors.base import ConnectorError
+from dsr.control.models import ActionRow, ReceiptRow, RequestRow, StatusEvent
+from dsr.demo.estate import DEMO_CUSTOMER, build_estate
+from dsr.requests import COMPLETED, FAILED, RECEIVED, RequestError, Verification, create_request
+from dsr.runtime import Runtime, runtime_for
+from dsr.subject import Identifier, IdentifierKind
+from flows.access import access_request
+from flows.erasure import erasure_request
+from receipts.receipt import check_directory
+from receipts.signing import key_id, load_public_key
+
+pytestmark = pytest.mark.prefect
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo"
+SYSTEMS = ("crm", "billing", "support", "marketing")
+DEMO_NO, NAMESAKE_NO, FRIEND_NO = DEMO_CUSTOMER.customer_no, "HKT-0000043", "HKT-0000044"
+DEMO_EMAIL = DEMO_CUSTOMER.email.lower()
+# The demo customer's personal data as it could leak: his email in any case, his number's digits, his name.
+PERSONAL = (DEMO_EMAIL, "12345678", "yamada")
+# Every collection the demo customer's data lives in, by identity or by an owned reference.
+DEMO_COLLECTIONS = {
+    "crm.customers", "crm.addresses", "crm.contact_points", "billing.invoices", "billing.payments",
+    "support.tickets", "marketing.mailing_list", "marketing.web_events",
+}
+
+
+@dataclass
+class Demo:
+    workdir: Path
+    config: Path
+    rt: Runtime
+
+    def request(self, kind: str, verified: bool = True) -> str:
+        identifiers = [Identifier.parse(IdentifierKind.EMAIL, DEMO_CUSTOMER.email), Identifier.parse(IdentifierKind.PHONE, DEMO_CUSTOMER.phone)]
+        verification = Verification("photo ID and call-back", "privacy officer", dt.datetime.now(dt.timezone.utc)) if verified else None
+        with self.rt.sessions() as session:
+            row = create_request(session, self.rt.estate, self.rt.keys, kind=kind, identifiers=identifiers, channel="web",
+                                 department="Support Desk", requested_by="clerk", verification=verification)
+            session.commit()
+            return row.id
+
+    def run(self, kind: str, request_id: str) -> dict:
+        flow = access_request if kind == "access" else erasure_request
+        return flow(request_id=request_id, config_dir=str(self.config))
+
+    def rows(self, system: str, sql: str, **params: object) -> list[tuple]:
+        engine = create_engine(f"sqlite:///{self.workdir / (system + '.db')}")
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        """Every row of every table of the four systems."""
+        tables: dict[str, list[tuple]] = {}
+        for system in SYSTEMS:
+            engine = create_engine(f"sqlite:///{self.workdir / (system + '.db')}")
+            names = inspect(engine).get_table_names()
+            engine.dispose()
+            for name in names:
+                tables[f"{system}.{name}"] = sorted(self.rows(system, f"select * from {name}"), key=repr)
+        return tables
+
+    def request_row(self, request_id: str) -> RequestRow:
+        with self.rt.sessions() as session:
+            row = session.get(RequestRow, request_id)
+            assert row is not None
+            session.expunge(row)
+            return row
+
+    def control(self, request_id: str) -> dict[str, object]:
+        """What the control database holds about a request: status, its history, actions and receipts."""
+        with self.rt.sessions() as session:
+            row = session.get(RequestRow, request_id)
+            assert row is not None
+            return {
+                "status": row.status,
+                "outcome": row.outcome,
+                "events": [(e.from_status, e.to_status) for e in session.query(StatusEvent).filter_by(request_id=request_id).order_by(StatusEvent.id)],
+                "actions": [(a.step, a.state, a.affected_count) for a in session.query(ActionRow).filter_by(request_id=request_id).order_by(ActionRow.id)],
+                "receipts": sorted(r.id for r in session.query(ReceiptRow).filter_by(request_id=request_id)),
+            }
+
+    def receipt_files(self, request_id: str) -> list[Path]:
+        return sorted((self.rt.receipts_dir / request_id).glob("*.json"))
+
+    def check_receipts(self, request_id: str) -> list[dict]:
+        """Verify the request's receipts against the published public key; return their bodies."""
+        keys_dir = self.rt.receipts_dir / "keys"
+        pinned = {key_id(k): k for k in (load_public_key(p) for p in keys_dir.glob("*.pem"))}
+        assert list(pinned) == [key_id(self.rt.keys.signing_key.public_key())]
+        verdicts = check_directory(self.rt.receipts_dir / request_id, pinned)
+        assert verdicts and all(v.ok for v in verdicts), verdicts
+        return [json.loads(p.read_bytes())["receipt"] for p in self.receipt_files(request_id)]
+
+
+@pytest.fixture
+def demo(prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
+    workdir = tmp_path / "work"
+    monkeypatch.setenv("DSR_WORKDIR", str(workdir))
+    build_estate(workdir, customers=200)
+    # runtime_for caches one Runtime per config directory string: a copy per test keeps tests apart.
+    config = Path(shutil.copytree(DEMO_CONFIG, tmp_path / "config"))
+    rt = Runtime.open(config, create_keys=True)
+    yield Demo(workdir, config, rt)
+    rt.close()
+    runtime_for(str(config)).close()
+
+
+# ------------------------------------------------------------------ access
+
+
+def test_access_flow_exports_only_the_subjects_data_and_seals_it(demo):
+    request_id = demo.request("access")
+    result = demo.run("access", request_id)
+
+    archive = Path(result["export"])
+    assert result["request_id"] == request_id and archive.suffix == ".zip" and archive.is_file()
+    package = archive.with_suffix("")
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["request"]["id"] == request_id and manifest["request"]["kind"] == "access"
+
+    # Every file in the package is listed with its SHA-256, and nothing else is; the zip holds the same.
+    on_disk = {str(p.relative_to(package)) for p in package.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    for name, digest in manifest["files"].items():
+        assert digest == "sha256:" + hashlib.sha256((package / name).read_bytes()).hexdigest(), name
+    with zipfile.ZipFile(archive) as zf:
+        assert {n for n in zf.namelist() if not n.endswith("/")} == on_disk | {"manifest.json"}
+        assert zf.read("manifest.json") == (package / "manifest.json").read_bytes()
+
+    # One JSON and one CSV per collection he was found in, with the counts the manifest states.
+    collections = {f"{c['system']}.{c['collection']}": c for c in manifest["collections"]}
+    assert set(collections) == DEMO_COLLECTIONS
+    assert result["collections"] == len(DEMO_COLLECTIONS)
+    assert on_disk == {f"data/{path}.{ext}" for path in DEMO_COLLECTIONS for ext in ("json", "csv")}
+    exported = {path: json.loads((package / "data" / f"{path}.json").read_text(encoding="utf-8")) for path in DEMO_COLLECTIONS}
+    for path, rows in exported.items():
+        assert collections[path]["records"] == len(rows) > 0, path
+        csv_lines = (package / "data" / f"{path}.csv").read_text(encoding="utf-8").splitlines()
+        assert csv_lines[0].split(",") == collections[path]["fields"] and len(csv_lines) == len(rows) + 1, path
+
+    # His account, and only his: not the namesake's, not the friend's he referred.
+    assert [r["customer_no"] for r in exported["crm.customers"]] == [DEMO_NO]
+    assert {r["customer_no"] for r in exported["billing.invoices"]} == {DEMO_NO, None}  # incl. the invoice found by an upper-cased email
+    assert any(r["billing_name"] == "YAMADA Taro" for r in exported["billing.invoices"])
+    assert {r["email"].lower() for r in exported["marketing.mailing_list"]} == {DEMO_EMAIL}
+    assert len(exported["marketing.mailing_list"]) == 2  # both spellings on the list
+    assert {r["customer_no"] for r in exported["support.tickets"]} == {DEMO_NO}
+    for path in DEMO_COLLECTIONS:
+        for ext in ("json", "csv"):
+            content = (package / "data" / f"{path}.{ext}").read_text(encoding="utf-8").lower()
+            for other in (NAMESAKE_NO.lower(), FRIEND_NO.lower(), "taro.yamada@example.com", "hanako", "suzuki"):
+                assert other not in content, (path, ext, other)
+
+    # The internal credit score is withheld, and the manifest says so.
+    assert all("credit_score" not in r for r in exported["crm.customers"])
+    assert "credit_score" not in (package / "data" / "crm.customers.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert collections["crm.customers"]["withheld_fields"] == ["credit_score"]
+    assert "credit_score" not in collections["crm.customers"]["fields"]
+
+    # Completed, the export recorded, and the raw identifiers dropped.
+    row = demo.request_row(request_id)
+    assert row.status == COMPLETED and row.subject is None and row.export_path == str(archive)
+
+    # One signed receipt per exported collection, each carrying the manifest's digest as evidence.
+    receipts = demo.check_receipts(request_id)
+    manifest_digest = "sha256:" + hashlib.sha256((package / "manifest.json").read_bytes()).hexdigest()
+    assert sorted(r["action"]["step"] for r in receipts) == sorted(f"{p.replace('.', '/', 1)}/export" for p in DEMO_COLLECTIONS)
+    assert {r["action"]["evidence"] for r in receipts} == {manifest_digest}
+    assert {r["request"]["id"] for r in receipts} == {request_id}
+    assert {r["subject"]["commitment"] for r in receipts} == {row.subject_commitment}
+    assert demo.control(request_id)["receipts"] == sorted(r["receipt_id"] for r in receipts)
+
+
+# ------------------------------------------------------------------ erasure
+
+
+def test_erasure_flow_erases_the_subject_and_leaves_everyone_else(demo):
+    request_id = demo.request("erase")
+    demo_ids = [i for (i,) in demo.rows("crm", "select id from customers where customer_no = :no", no=DEMO_NO)]
+    assert len(demo_ids) == 1
+    invoice_ids = sorted(i for (i,) in demo.rows("billing", "select id from invoices where customer_no = :no or lower(email) = :e", no=DEMO_NO, e=DEMO_EMAIL))
+    assert len(invoice_ids) == 2  # his account's invoice and the one addressed to "YAMADA Taro"
+    invoices_before = {r[0]: r for r in demo.rows("billing", "select id, customer_no, amount_yen, issued_on from invoices")}
+    payments_before = demo.rows("billing", "select * from payments order by id")
+    namesake = demo.rows("crm", "select * from customers where customer_no = :no", no=NAMESAKE_NO)
+    namesake_invoices = demo.rows("billing", "select * from invoices where customer_no = :no order by id", no=NAMESAKE_NO)
+    friend = demo.rows("crm", "select id, customer_no, full_name, email, phone, referred_by from customers where customer_no = :no", no=FRIEND_NO)
+    assert friend[0][5] == demo_ids[0]
+    before = demo.snapshot()
+
+    result = demo.run("erase", request_id)
+    assert result["request_id"] == request_id and result["plan_digest"].startswith("sha256:")
+
+    # He is gone from the CRM, the mailing list (in every spelling) and the support desk.
+    assert demo.rows("crm", "select count(*) from customers where customer_no = :no", no=DEMO_NO) == [(0,)]
+    assert demo.rows("crm", "select count(*) from addresses where customer_id = :id", id=demo_ids[0]) == [(0,)]
+    assert demo.rows("crm", "select count(*) from contact_points where customer_id = :id", id=demo_ids[0]) == [(0,)]
+    assert demo.rows("marketing", "select count(*) from mailing_list where lower(email) = :e", e=DEMO_EMAIL) == [(0,)]
+    assert demo.rows("support", "select count(*) from tickets where customer_no = :no or lower(contact_email) = :e", no=DEMO_NO, e=DEMO_EMAIL) == [(0,)]
+
+    # His invoices are kept for the statutory period but no longer identify him.
+    kept = demo.rows("billing", f"select id, billing_name, billing_address, email, amount_yen from invoices where id in ({','.join(map(str, invoice_ids))}) order by id")
+    assert [r[0] for r in kept] == invoice_ids
+    for invoice_id, name, address, email, amount in kept:
+        assert name.startswith("pseu:") and "yamada" not in name.lower(), name
+        assert address == "[masked]" and email is None
+        assert amount == invoices_before[invoice_id][2]
+    assert demo.rows("billing", "select * from payments order by id") == payments_before
+
+    # Nobody else was touched: the namesake entirely, the friend except the link to him.
+    assert demo.rows("crm", "select * from customers where customer_no = :no", no=NAMESAKE_NO) == namesake
+    assert demo.rows("billing", "select * from invoices where customer_no = :no order by id", no=NAMESAKE_NO) == namesake_invoices
+    assert demo.rows("crm", "select id, customer_no, full_name, email, phone, referred_by from customers where customer_no = :no", no=FRIEND_NO) == [friend[0][:5] + (None,)]
+    after = demo.snapshot()
+    assert len(after["crm.customers"]) == len(before["crm.customers"]) - 1
+    assert len(after["marketing.mailing_list"]) == len(before["marketing.mailing_list"]) - 2
+    assert len(after["support.tickets"]) == len(before["support.tickets"]) - 1
+    assert len(after["billing.invoices"]) == len(before["billing.invoices"])
+    changed_invoices = set(before["billing.invoices"]) - set(after["billing.invoices"])
+    assert sorted(r[0] for r in changed_invoices) == invoice_ids
+    for system in SYSTEMS:
+        assert demo.rows(system, "pragma foreign_key_check") == [], system
+
+    # Completed, identifiers dropped, and every action sealed with a receipt that verifies...
+    row = demo.request_row(request_id)
+    assert row.status == COMPLETED and row.subject is None
+    control = demo.control(request_id)
+    assert control["actions"] and all(state == "done" for _, state, _ in control["actions"])
+    receipts = demo.check_receipts(request_id)
+    assert len(receipts) == len(control["actions"]) == result["receipts"]
+    assert {r["action"]["post_check"] for r in receipts} == {"passed"}
+    assert {r["plan_digest"] for r in receipts} == {result["plan_digest"]}
+    retained = {r["action"]["collection"] for r in receipts if r["action"]["status"] == "retained"}
+    assert {"invoices", "payments"} <= retained
+    # ... and names nobody: no email, no number, no name in any receipt.
+    for path in demo.receipt_files(request_id):
+        content = path.read_text(encoding="utf-8").lower()
+        digits = re.sub(r"\D", "", content)
+        for value in (DEMO_EMAIL, "yamada", "山田"):
+            assert value not in content, (path.name, value)
+        assert "12345678" not in content, path.name
+        assert "9012345678" not in digits, path.name
+
+
+# ------------------------------------------------------------------ Prefect's own records
+
+
+def test_prefect_metadata_holds_no_personal_data(demo):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId, TaskRunFilter, TaskRunFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    access_id, erase_id = demo.request("access"), demo.request("erase")
+    # Let the flows' own INFO lines reach the API too: they are the likeliest to quote a value.
+    run_loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    levels = [lg.level for lg in run_loggers]
+    for lg in run_loggers:
+        lg.setLevel(logging.INFO)
+    try:
+        demo.run("access", access_id)
+        demo.run("erase", erase_id)
+    finally:
+        for lg, level in zip(run_loggers, levels):
+            lg.setLevel(level)
+    APILogHandler.flush()
+
+    with get_client(sync_client=True) as client:
+        flow_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"access-{access_id}", f"erasure-{erase_id}"])))
+        assert sorted(fr.name for fr in flow_runs) == sorted([f"access-{access_id}", f"erasure-{erase_id}"])
+        ids = [fr.id for fr in flow_runs]
+        task_runs = client.read_task_runs(task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=ids)))
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
+
+    for fr in flow_runs:
+        request_id = access_id if fr.name.startswith("access-") else erase_id
+        assert fr.state is not None and fr.state.is_completed(), fr.state
+        assert fr.parameters == {"request_id": request_id, "config_dir": str(demo.config)}
+        assert request_id in fr.name
+    assert {tr.flow_run_id for tr in task_runs} == set(ids)
+    assert {"discover", "plan-erasure", "verify-erasure", "seal", "package-and-seal"} <= {tr.task_key.split("-")[0] if False else tr.name.rsplit("-", 1)[0] for tr in task_runs} | {tr.name for tr in task_runs}
+    assert any(tr.name == "export-crm.customers" for tr in task_runs) and any(tr.name == "erase-crm" for tr in task_runs)
+
+    records = [
+        *(fr.model_dump_json() for fr in flow_runs),
+        *(tr.model_dump_json() for tr in task_runs),
+        *(log.message for log in logs),
+    ]
+    assert any(access_id in log.message for log in logs) and any(erase_id in log.message for log in logs)
+    for record in records:
+        lowered = record.lower()
+        for value in (DEMO_EMAIL, "yamada", "山田", DEMO_CUSTOMER.phone.lower()):
+            assert value not in lowered, (value, record[:300])
+        assert "12345678" not in re.sub(r"\D", "", lowered.replace(str(demo.config).lower(), "")), record[:300]
+
+
+# ------------------------------------------------------------------ refused and failed runs
+
+
+def test_unverified_request_is_refused_and_touches_nothing(demo):
+    request_id = demo.request("erase", verified=False)
+    before = demo.snapshot()
+    customers = demo.rows("crm", "select count(*) from customers")
+
+    with pytest.raises(RequestError, match="not verified"):
+        demo.run("erase", request_id)
+
+    assert demo.rows("crm", "select count(*) from customers") == customers
+    assert demo.rows("crm", "select count(*) from customers where customer_no = :no", no=DEMO_NO) == [(1,)]
+    assert demo.snapshot() == before
+    control = demo.control(request_id)
+    assert control["status"] == RECEIVED and control["actions"] == [] and control["receipts"] == []
+    assert control["events"] == [(None, RECEIVED)]
+    assert demo.request_row(request_id).subject is not None
+    assert not (demo.rt.receipts_dir / request_id).exists()
+    _assert_flow_run_failed(f"erasure-{request_id}", "not verified")
+
+
+@pytest.mark.parametrize("kind", ["access", "erase"])
+def test_rerunning_a_completed_request_is_refused_and_changes_nothing(demo, kind):
+    request_id = demo.request(kind)
+    first = demo.run(kind, request_id)
+    before, control, receipts = demo.snapshot(), demo.control(request_id), demo.receipt_files(request_id)
+    exports = sorted(p.relative_to(demo.rt.export_dir) for p in demo.rt.export_dir.rglob("*")) if demo.rt.export_dir.exists() else []
+    assert control["status"] == COMPLETED and receipts
+
+    with pytest.raises(RequestError, match="already completed"):
+        demo.run(kind, request_id)
+
+    assert demo.snapshot() == before
+    assert demo.control(request_id) == control
+    assert demo.receipt_files(request_id) == receipts
+    after_exports = sorted(p.relative_to(demo.rt.export_dir) for p in demo.rt.export_dir.rglob("*")) if demo.rt.export_dir.exists() else []
+    assert after_exports == exports
+    if kind == "access":
+        assert Path(first["export"]).is_file()
+    demo.check_receipts(request_id)
+
+
+def test_unreachable_system_fails_the_request_before_anything_is_erased(demo):
+    systems = demo.config / "systems.yaml"
+    original = "sqlite:///${DSR_WORKDIR}/support.db"
+    assert original in systems.read_text()
+    systems.write_text(systems.read_text().replace(original, "sqlite:////nonexistent-dir/x.db"))
+    request_id = demo.request("erase")
+    before = demo.snapshot()
+
+    with pytest.raises(ConnectorError, match="support"):
+        demo.run("erase", request_id)
+
+    control = demo.control(request_id)
+    assert control["status"] == FAILED
+    assert "support" in str(control["outcome"]) and "ConnectorError" in str(control["outcome"])
+    assert control["actions"] == [] and control["receipts"] == []
+    assert demo.rows("crm", "select count(*) from customers where customer_no = :no", no=DEMO_NO) == [(1,)]
+    assert demo.snapshot() == before
+    row = demo.request_row(request_id)
+    assert row.subject is not None and row.plan is None  # it may be resumed once support is back
+    _assert_flow_run_failed(f"erasure-{request_id}", "support")
+
+
+def _assert_flow_run_failed(name: str, words: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+    assert run.state is not None and run.state.is_failed(), run.state
+    assert words in (run.state.message or ""), run.state.message
