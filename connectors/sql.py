@@ -64,7 +64,7 @@ class SqlConnector:
         self.dataset = dataset
         url = make_url(config.url)
         self._where = f"{url.get_backend_name()} database {url.database or ''}".strip()
-        self.engine = create_engine(url, pool_pre_ping=True)
+        self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)  # errors never quote values
         enable_sqlite_foreign_keys(self.engine)
         self._tables: dict[str, Table] = {}
 

@@ -278,4 +278,4 @@ def demo(workdir: Path = typer.Option(Path("demo-workdir"), help="Where the demo
     from dsr.demo.run import run_demo
 
     os.environ["DSR_WORKDIR"] = str(workdir.resolve())
-    raise typer.Exit(run_demo(workdir.resolve(), console))
+    raise typer.Exit(run_demo(workdir.resolve(), Console(width=max(console.width, 120))))

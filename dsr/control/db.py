@@ -22,7 +22,7 @@ def engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)  # errors never quote identifiers
     enable_sqlite_foreign_keys(engine)
     upgrade(engine)
     return engine

@@ -90,13 +90,15 @@ def run_demo(workdir: Path, console: Console) -> int:
     result = run_flow("erase", erase_id, DEMO_CONFIG)
     with rt.sessions() as session:
         actions = session.query(ActionRow).filter_by(request_id=erase_id).order_by(ActionRow.id).all()
-    table = Table("system.collection", "action", "fields", "records", "why", title=f"What was done ({erase_id}, plan {result['plan_digest'][:19]}…)")
+    table = Table("system.collection", "action", "fields", "records", "policy rule", title=f"What was done ({erase_id}, plan {result['plan_digest'][:19]}…)")
+    bases: dict[str, str] = {}
     for a in actions:
-        why = a.details.get("legal_basis") or a.details.get("rule")
-        until = a.details.get("retained_until")
-        table.add_row(f"{a.system}.{a.collection}", a.operation, ", ".join(a.details.get("fields", [])) or "-", str(a.affected_count),
-                      f"{why} until {until}" if until else str(why))
+        if a.details.get("legal_basis"):
+            bases[f"{a.system}.{a.collection}"] = f"{a.details['legal_basis']}; kept until {a.details['retained_until']}"
+        table.add_row(f"{a.system}.{a.collection}", a.operation, ", ".join(a.details.get("fields", [])) or "-", str(a.affected_count), str(a.details.get("rule")))
     console.print(table)
+    for path, basis in bases.items():
+        console.print(f"Retained {path}: {basis}", highlight=False)
     console.print("Verification: discovery ran again after erasure; nothing that the plan did not retain was found.")
     for system, sql, label in (
         ("crm", "select count(*) from customers where customer_no = 'HKT-0000043'", "namesake's account still there"),
