@@ -279,3 +279,7 @@ def demo(workdir: Path = typer.Option(Path("demo-workdir"), help="Where the demo
 
     os.environ["DSR_WORKDIR"] = str(workdir.resolve())
     raise typer.Exit(run_demo(workdir.resolve(), Console(width=max(console.width, 120))))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,32 @@
+"""`hkt-dsr demo` end to end, as a newcomer runs it: a fresh process, the real Prefect engine."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+
+def test_demo_runs_end_to_end_and_says_what_happened(tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "COLUMNS": "160"}
+    workdir = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "dsr.cli", "demo", "--workdir", str(workdir)], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for expected in ("Where the customer was found", "What was exported", "What was done", "credit_score", "erase.records.billing_record",
+                     "namesake's account still there: 1", "referred friend kept, link cleared: 1", "demo customer's accounts left: 0"):
+        assert expected in out
+    verified = re.search(r"(\d+) signed receipts in .*; (\d+) verify, (\d+) fail", out)
+    assert verified and verified.group(1) == verified.group(2) and verified.group(3) == "0" and int(verified.group(1)) > 10
+    engine = create_engine(f"sqlite:///{workdir / 'marketing.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from mailing_list where lower(email) = 'taro.yamada@example.jp'")).scalar_one() == 0
+        # Statistics are kept (policy §4) but no longer point at anyone; no event points at a missing subscriber.
+        assert conn.execute(text("select count(*) from web_events where subscriber_id is null")).scalar_one() >= 1
+        dangling = "select count(*) from web_events w left join mailing_list m on m.id = w.subscriber_id where w.subscriber_id is not null and m.id is null"
+        assert conn.execute(text(dangling)).scalar_one() == 0
+    engine.dispose()
