@@ -200,12 +200,12 @@ def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
 @app.command("run")
 def run(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
     """Start the flow for a request's kind (access or erase) on Prefect, in this process."""
-    from dsr.requests import RequestError, get_request
+    from dsr.requests import RequestError, runnable_request
 
     rt = _runtime(config)
     with rt.sessions() as session:
-        try:
-            kind = get_request(session, request_id).kind
+        try:  # refuse before Prefect starts; the flow checks again when it begins
+            kind = runnable_request(session, request_id).kind
         except RequestError as exc:
             raise _fail(str(exc)) from None
     result = run_flow(kind, request_id, config)
