@@ -4,6 +4,7 @@ crashes and a system that goes away. These call the plain functions the Prefect 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,8 @@ def test_receipts_verify_and_hold_no_personal_data(tmp_path, sqlite_url, side_ur
     verdicts = check_directory(rt.receipts_dir / request_id, keys)
     assert verdicts and all(v.ok for v in verdicts)
     for path in (rt.receipts_dir / request_id).glob("*.json"):
+        receipt = json.loads(path.read_text())["receipt"]
+        assert receipt["request"]["received_at"].endswith("+00:00") and receipt["request"]["due_at"].endswith("+00:00")
         body = path.read_text().lower()
         for needle in ("mika", "tanaka", "example.jp", "1111-2222", "11112222", "shibuya"):
             assert needle not in body

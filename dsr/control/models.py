@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps are UTC and always come back timezone-aware, on every backend.
+
+    SQLite drops the offset of a stored datetime; receipts and manifests must never show a time
+    whose zone an auditor has to guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the control database stores UTC-aware times only")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -30,9 +54,9 @@ class RequestRow(Base):
     department: Mapped[str] = mapped_column(String(80))
     verification_method: Mapped[str | None] = mapped_column(String(80), nullable=True)
     verified_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(80))
     policy_id: Mapped[str] = mapped_column(String(80))
     policy_digest: Mapped[str] = mapped_column(String(80))
@@ -51,7 +75,7 @@ class StatusEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
     to_status: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(80))
@@ -79,8 +103,8 @@ class ActionRow(Base):
     affected_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     target_digest: Mapped[str | None] = mapped_column(String(80), nullable=True)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class ReceiptRow(Base):
@@ -91,5 +115,5 @@ class ReceiptRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
     step: Mapped[str] = mapped_column(String(200))
-    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     document: Mapped[bytes] = mapped_column(LargeBinary)
