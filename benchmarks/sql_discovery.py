@@ -4,16 +4,22 @@ What it measures
     The wall-clock time of `dsr.discovery.discover` (the project's real code, through the real
     `connectors.sql.SqlConnector` found by `connectors.registry.open_connector`) for one subject,
     end to end: identity lookup on `customers` by email (matched through a `lower(email)`
-    expression index) and phone (probed with several spellings through a plain index), then the
-    reference walk to the subject's `orders` and `order_items` through their foreign-key indexes.
-    Every result is checked against the database: exactly the subject's customer row, orders and
-    order items, nothing else.
+    expression index) and phone (see --phone-match), then the reference walk to the subject's
+    `orders` and `order_items` through their foreign-key indexes. Every result is checked
+    against the database: exactly the subject's customer row, orders and order items, nothing else.
 
     As a baseline it times a naive discovery for a few of the same subjects: `SELECT * FROM
     customers` streamed through the same engine, each row compared in Python with
     `Identifier.matches`, then the orders and order items of the ids found.
 
     Targets: discovery p95 under 50 ms per subject, and at least 100x faster than the baseline.
+
+Phone matching (--phone-match)
+    `spellings` (default): the dataset declares `match: {expression: spellings}` and the connector
+    probes the usual spellings of the number with `phone IN (...)` through a plain index on phone.
+    `digits`: the dataset declares no `match`, so the project's default for phone numbers applies
+    (`regexp_replace(phone, '[^0-9]', '', 'g') IN (...)`), and the build adds an index on exactly
+    that expression.
 
 The data
     Synthetic only, generated on the server with `generate_series` in a dedicated schema
@@ -26,6 +32,7 @@ The data
 How to run (from the project root; PostgreSQL with trust auth, or PGPASSWORD set)
     .venv/bin/python benchmarks/sql_discovery.py                       # 1M customers, 100 subjects
     .venv/bin/python benchmarks/sql_discovery.py --rows 100000 --subjects 20
+    .venv/bin/python benchmarks/sql_discovery.py --phone-match digits
     .venv/bin/python benchmarks/sql_discovery.py --url postgresql+psycopg://postgres@host:5432/db --keep
 
 Exit status: 0 when every result is right and both targets are met, 1 when a discovery result
@@ -36,6 +43,7 @@ last line of output is machine-readable: `p50_ms=... p95_ms=... baseline_ms=... 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import random
 import re
@@ -66,6 +74,8 @@ SEED = 20_240_601
 TARGET_P95_MS = 50.0
 TARGET_SPEEDUP = 100.0
 STREAM_CHUNK = 10_000
+PHONE_MATCHES = ("spellings", "digits")
+DIGITS_INDEX = f"CREATE INDEX customers_phone_digits_idx ON {SCHEMA}.customers (regexp_replace(phone, '[^0-9]', '', 'g'))"
 
 Expected = set[tuple[str, Key]]
 """(collection, primary key) of every record that belongs to one subject."""
@@ -83,6 +93,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=3,
         help="how many of those subjects the slow naive baseline runs for (default 3; it reads the whole table each time)",
+    )
+    parser.add_argument(
+        "--phone-match",
+        choices=PHONE_MATCHES,
+        default="spellings",
+        help="spellings: IN probe on a plain index (default); digits: the project's default digits() match, with an expression index",
     )
     parser.add_argument("--url", default=DEFAULT_URL, help=f"PostgreSQL URL, without search_path (default {DEFAULT_URL})")
     parser.add_argument("--keep", action="store_true", help=f"leave schema {SCHEMA} in place at the end")
@@ -169,13 +185,16 @@ def drop_schema(admin: Engine) -> None:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
 
 
-def build(admin: Engine, rows: int) -> dict[str, int]:
+def build(admin: Engine, rows: int, phone_match: str) -> dict[str, int]:
     """Create the schema and its data on the server; returns the row count of each table."""
+    steps = list(BUILD)
+    if phone_match == "digits":
+        steps.insert(-1, ("phone digits index", DIGITS_INDEX))
     drop_schema(admin)
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
         conn.execute(text("SET maintenance_work_mem = '512MB'"))
-        for label, sql in BUILD:
+        for label, sql in steps:
             started = time.perf_counter()
             for statement in (s for s in sql.split(";") if s.strip()):
                 conn.execute(text(statement), {"rows": rows} if ":rows" in statement else {})
@@ -199,7 +218,7 @@ DATASET: dict[str, Any] = {
                 "id": {"categories": ["identifier"]},
                 "customer_no": {"categories": ["identifier"], "identity": "customer_id"},
                 "email": {"categories": ["contact"], "identity": "email", "match": {"expression": "lower"}},
-                "phone": {"categories": ["contact"], "identity": "phone"},
+                "phone": {"categories": ["contact"], "identity": "phone"},  # `match` set by --phone-match
                 "full_name": {"categories": ["name"]},
             },
         },
@@ -227,14 +246,22 @@ POLICY: dict[str, Any] = {
 }
 
 
-def write_config(root: Path, url: str) -> Estate:
+def dataset(phone_match: str) -> dict[str, Any]:
+    """The dataset; `digits` leaves phone's `match` out, so the project's default applies."""
+    result = copy.deepcopy(DATASET)
+    if phone_match == "spellings":
+        result["collections"]["customers"]["fields"]["phone"]["match"] = {"expression": "spellings"}
+    return result
+
+
+def write_config(root: Path, url: str, phone_match: str) -> Estate:
     """A configuration directory with one SQL system, its dataset and a minimal policy, loaded."""
     yaml = YAML(typ="safe")
     yaml.default_flow_style = False
     (root / "datasets").mkdir()
     documents = {
         "systems.yaml": {"systems": {SYSTEM: {"kind": "sql", "url": url, "description": "discovery benchmark (synthetic)"}}},
-        "datasets/bench.yaml": DATASET,
+        "datasets/bench.yaml": dataset(phone_match),
         "policies.yaml": POLICY,
     }
     for name, data in documents.items():
@@ -398,7 +425,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"PostgreSQL schema {SCHEMA} via {make_url(url).render_as_string(hide_password=True)}")
     print(f"building {args.rows:,} customers on the server ...", flush=True)
     started = time.perf_counter()
-    counts = build(admin, args.rows)
+    counts = build(admin, args.rows, args.phone_match)
     build_s = time.perf_counter() - started
     print(f"  built in {build_s:.1f} s: " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
 
@@ -411,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with tempfile.TemporaryDirectory(prefix="dsr-bench-") as config_dir:
-            estate = write_config(Path(config_dir), url)
+            estate = write_config(Path(config_dir), url, args.phone_match)
             connector = connect(SYSTEM)
             engine: Engine = connector.engine  # type: ignore[attr-defined]  # SqlConnector's engine, for the baseline
 
@@ -476,6 +503,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [
         ("customers / orders / order_items", f"{counts['customers']:,} / {counts['orders']:,} / {counts['order_items']:,}"),
         ("build time", f"{build_s:.1f} s"),
+        ("phone match", args.phone_match),
         ("subjects (discovery)", f"{len(times)}, {records:.1f} records each on average, all correct"),
         ("first discovery (reflects tables)", f"{cold_ms:.1f} ms (not counted)"),
         ("discovery p50 / p95 / max", f"{p50:.2f} / {p95:.2f} / {worst:.2f} ms per subject"),

@@ -78,21 +78,6 @@ class SystemConfig(_Model):
     url: str
     description: str = ""
 
-    @field_validator("url")
-    @classmethod
-    def _no_secret_in_file(cls, url: str) -> str:
-        if "${" in url:
-            return url
-        try:
-            parsed = make_url(url)
-        except Exception as exc:  # sqlalchemy raises ArgumentError; other schemes are not SQL
-            if "://" not in url:
-                raise ValueError(f"not a connection URL: {exc}") from None
-            return url
-        if parsed.password:
-            raise ValueError("holds a password; put it in an environment variable and write ${VAR}")
-        return url
-
 
 class FieldMatch(_Model):
     """How a lookup compares an identity field with the subject's identifier.
@@ -277,6 +262,17 @@ def _expand_env(doc: _Document, node: Any, loc: tuple[Any, ...], problems: list[
     return node
 
 
+def _literal_password(url: Any) -> bool:
+    """A password written into the file itself (a ${VAR} in its place is the right way)."""
+    if not isinstance(url, str) or "://" not in url:
+        return False
+    try:
+        password = make_url(url).password
+    except Exception:  # not a SQLAlchemy URL (e.g. s3://): no password slot to check
+        return False
+    return bool(password) and "${" not in str(password)
+
+
 def _read(doc: _Document, problems: list[ConfigProblem]) -> bool:
     try:
         doc.data = YAML(typ="rt").load(doc.path.read_text(encoding="utf-8"))
@@ -344,6 +340,8 @@ def load_estate(root: Path | str) -> Estate:
                 loc = ("systems", name)
                 if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                     problems.append(systems_doc.problem(loc, "system names are lower-case letters, digits and _"))
+                if isinstance(body, dict) and _literal_password(body.get("url")):
+                    problems.append(systems_doc.problem(loc + ("url",), "holds a password; put it in an environment variable and write ${VAR}"))
                 body = _expand_env(systems_doc, body, loc, problems)
                 if (system := _validate(SystemConfig, systems_doc, body, loc, problems)) is not None:
                     systems[name] = system
