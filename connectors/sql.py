@@ -6,6 +6,7 @@ primary keys), chunked and streamed; no table is ever read whole into Python.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -255,10 +256,11 @@ class SqlConnector:
 
     def _has_expression_index(self, conn: Connection, inspector: Any, table: str, column: str) -> bool:
         """Expression indexes: reflected on PostgreSQL, read from sqlite_master on SQLite, invisible on MySQL."""
+        call = re.compile(rf"\w+\s*\([^)]*\b{re.escape(column)}\b", re.IGNORECASE)  # a function applied to the column
         if self.engine.dialect.name == "sqlite":
-            sql = conn.execute(select(text("sql")).select_from(text("sqlite_master")).where(text("type = 'index' AND tbl_name = :t")), {"t": table})
-            return any(s and column in s for (s,) in sql)
-        return any(column in str(e) for index in inspector.get_indexes(table) for e in index.get("expressions") or [])
+            rows = conn.execute(select(text("sql")).select_from(text("sqlite_master")).where(text("type = 'index' AND tbl_name = :t")), {"t": table})
+            return any(sql and call.search(sql.split("(", 1)[-1]) for (sql,) in rows)
+        return any(call.search(str(e)) for index in inspector.get_indexes(table) for e in index.get("expressions") or [])
 
     def suggest_dataset(self) -> dict[str, Any]:
         """A dataset proposal from reflection: tables, primary keys, references from foreign keys.

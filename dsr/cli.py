@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from ruamel.yaml import YAML
 
 from dsr.config import ConfigError, load_estate
@@ -158,7 +158,7 @@ def request_list(overdue: bool = typer.Option(False, help="Only requests past th
 
     rt = _runtime(config)
     now = dt.datetime.now(dt.timezone.utc)
-    table = Table("id", "kind", "status", "received", "due", "channel", "department")
+    table = Table(Column("id", no_wrap=True, min_width=21), "kind", "status", "received", "due", "channel", "department")
     with rt.sessions() as session:
         for row in list_requests(session, overdue_at=now if overdue else None):
             table.add_row(row.id, row.kind, row.status, f"{row.received_at:%Y-%m-%d}", f"{row.due_at:%Y-%m-%d}", row.channel, row.department)
@@ -177,7 +177,7 @@ def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
         except RequestError as exc:
             raise _fail(str(exc)) from None
         kinds = ", ".join(sorted({i["kind"] for i in row.subject})) if row.subject else "(purged after completion)"
-        console.print(f"[bold]{row.id}[/] {row.kind} [{row.status}]  received {row.received_at:%Y-%m-%d %H:%M} due {row.due_at:%Y-%m-%d}")
+        console.print(f"[bold]{row.id}[/] {row.kind} \\[{row.status}]  received {row.received_at:%Y-%m-%d %H:%M} due {row.due_at:%Y-%m-%d}")
         console.print(f"channel {row.channel}, department {row.department}, taken by {row.requested_by}")
         console.print(f"verified: {row.verification_method} by {row.verified_by} at {row.verified_at}" if row.verified_at else "verified: [red]no[/]")
         console.print(f"identifiers: {kinds}; subject commitment {row.subject_commitment}")
@@ -257,8 +257,13 @@ def receipts_verify(
     from receipts.receipt import check_directory
     from receipts.signing import key_id, load_public_key
 
-    files = sorted(keys.glob("*.pem")) if keys.is_dir() else [keys]
-    pinned = {key_id(k): k for k in (load_public_key(f) for f in files)}
+    files = sorted(keys.glob("*.pub.pem")) if keys.is_dir() else [keys]
+    try:
+        pinned = {key_id(k): k for k in (load_public_key(f) for f in files)}
+    except ValueError as exc:
+        raise _fail(f"--keys: {exc}") from None
+    if not pinned:
+        raise _fail(f"--keys: no public keys (*.pub.pem) in {keys}")
     verdicts = check_directory(directory, pinned)
     for v in verdicts:
         mark = "[green]PASS[/]" if v.ok else "[red]FAIL[/]"

@@ -80,8 +80,8 @@ def normalise(kind: IdentifierKind, value: str) -> str:
 def _parse_phone(text: str) -> phonenumbers.PhoneNumber:
     try:
         number = phonenumbers.parse(text, DEFAULT_PHONE_REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise IdentifierError(f"phone: not a phone number ({exc.error_type.name})") from None
+    except phonenumbers.NumberParseException:
+        raise IdentifierError("phone: not a phone number") from None
     if not phonenumbers.is_possible_number(number):
         raise IdentifierError("phone: not a possible phone number")
     return number
