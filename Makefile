@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/hkt-dsr demo --workdir demo-workdir
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, ForeignKey, Key, Match, Step
-from dsr.config import CollectionConfig, DatasetConfig, FieldConfig, SystemConfig
+from dsr.config import DatasetConfig, FieldConfig, SystemConfig
 from dsr.subject import Identifier, IdentifierKind, digits_forms, spellings
 
 CHUNK = 500

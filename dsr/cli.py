@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -99,13 +99,13 @@ def request_new(
     channel: Annotated[str, typer.Option(help="How the request arrived: web, phone, letter, counter.")],
     department: Annotated[str, typer.Option(help="The department that replied to the customer (policy §8).")],
     requested_by: Annotated[str, typer.Option("--requested-by", help="Staff member taking the request.")],
-    email: Annotated[Optional[list[str]], typer.Option(help="Subject's email (repeatable).")] = None,
-    phone: Annotated[Optional[list[str]], typer.Option(help="Subject's phone number (repeatable).")] = None,
-    customer_id: Annotated[Optional[list[str]], typer.Option("--customer-id", help="HKT customer number.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Subject's name.")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Subject's postal address.")] = None,
-    verified_by: Annotated[Optional[str], typer.Option("--verified-by", help="Who verified the requester's identity.")] = None,
-    verification_method: Annotated[Optional[str], typer.Option("--verification-method", help="How identity was verified.")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="Subject's email (repeatable).")] = None,
+    phone: Annotated[list[str] | None, typer.Option(help="Subject's phone number (repeatable).")] = None,
+    customer_id: Annotated[list[str] | None, typer.Option("--customer-id", help="HKT customer number.")] = None,
+    name: Annotated[str | None, typer.Option(help="Subject's name.")] = None,
+    address: Annotated[str | None, typer.Option(help="Subject's postal address.")] = None,
+    verified_by: Annotated[str | None, typer.Option("--verified-by", help="Who verified the requester's identity.")] = None,
+    verification_method: Annotated[str | None, typer.Option("--verification-method", help="How identity was verified.")] = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Record a request and print its id. Without verification evidence it is stored but cannot run."""
@@ -120,7 +120,7 @@ def request_new(
     rt = _runtime(config)
     try:
         identifiers = [Identifier.parse(kind_, value) for kind_, value in raw]
-        verification = Verification(verification_method, verified_by, dt.datetime.now(dt.timezone.utc)) if verified_by and verification_method else None
+        verification = Verification(verification_method, verified_by, dt.datetime.now(dt.UTC)) if verified_by and verification_method else None
         with rt.sessions() as session:
             row = create_request(session, rt.estate, rt.keys, kind=kind, identifiers=identifiers, channel=channel, department=department, requested_by=requested_by, verification=verification)
             session.commit()
@@ -144,7 +144,7 @@ def request_verify(
     rt = _runtime(config)
     try:
         with rt.sessions() as session:
-            verify(session, get_request(session, request_id), Verification(method, by, dt.datetime.now(dt.timezone.utc)))
+            verify(session, get_request(session, request_id), Verification(method, by, dt.datetime.now(dt.UTC)))
             session.commit()
     except RequestError as exc:
         raise _fail(str(exc)) from None
@@ -157,7 +157,7 @@ def request_list(overdue: bool = typer.Option(False, help="Only requests past th
     from dsr.requests import list_requests
 
     rt = _runtime(config)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     table = Table(Column("id", no_wrap=True, min_width=21), "kind", "status", "received", "due", "channel", "department")
     with rt.sessions() as session:
         for row in list_requests(session, overdue_at=now if overdue else None):

@@ -24,7 +24,7 @@ class IdentifierError(ValueError):
     """An identifier value that cannot be normalised; the message never repeats the value."""
 
 
-class IdentifierKind(str, enum.Enum):
+class IdentifierKind(enum.StrEnum):
     """Kinds of identifier named in privacy policy §2, plus HKT's own customer number."""
 
     EMAIL = "email"

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import flows  # noqa: F401  (telemetry off before Prefect loads)
 from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
+import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.discovery import Discovery
-from dsr.erasure import discover_now
 from dsr.export import ExportedCollection, export_collection, package_dir, write_manifest
 from dsr.requests import get_request
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
-
-TASK = dict(cache_policy=NO_CACHE, persist_result=False)
-
-
-@task(name="discover", **TASK)
-def discover_subject(config_dir: str, request_id: str) -> Discovery:
-    discovery = discover_now(runtime_for(config_dir), request_id)
-    get_run_logger().info("request %s: %d record(s) in %d collection(s)", request_id, len(discovery.owned()), len(discovery.counts()))
-    return discovery
+from flows.tasks import TASK_OPTIONS, discover_subject
 
 
-@task(name="export-collection", task_run_name="export-{system}.{collection}", **TASK)
+@task(name="export-collection", task_run_name="export-{system}.{collection}", **TASK_OPTIONS)
 def export(config_dir: str, request_id: str, discovery: Discovery, system: str, collection: str) -> ExportedCollection:
     rt = runtime_for(config_dir)
     exported = export_collection(rt, package_dir(rt, request_id), discovery, system, collection)
@@ -32,7 +22,7 @@ def export(config_dir: str, request_id: str, discovery: Discovery, system: str, 
     return exported
 
 
-@task(name="package-and-seal", **TASK)
+@task(name="package-and-seal", **TASK_OPTIONS)
 def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCollection]) -> str:
     rt = runtime_for(config_dir)
     with rt.sessions() as session:

@@ -2,47 +2,38 @@
 
 from __future__ import annotations
 
-import flows  # noqa: F401  (telemetry off before Prefect loads)
 from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
+import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.discovery import Discovery
-from dsr.erasure import ErasureVerificationError, PostCheck, discover_now, execute_system, make_plan, verify_erasure
+from dsr.erasure import ErasureVerificationError, PostCheck, execute_system, make_plan, verify_erasure
 from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
-
-TASK = dict(cache_policy=NO_CACHE, persist_result=False)
-
-
-@task(name="discover", **TASK)
-def discover_subject(config_dir: str, request_id: str) -> Discovery:
-    discovery = discover_now(runtime_for(config_dir), request_id)
-    get_run_logger().info("request %s: %d record(s) in %d collection(s), %d link(s)", request_id, len(discovery.owned()), len(discovery.counts()), len(discovery.links()))
-    return discovery
+from flows.tasks import TASK_OPTIONS, discover_subject
 
 
-@task(name="plan-erasure", **TASK)
+@task(name="plan-erasure", **TASK_OPTIONS)
 def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
     erasure_plan = make_plan(runtime_for(config_dir), request_id, discovery)
     get_run_logger().info("request %s: plan %s with %d step(s)", request_id, erasure_plan.digest, len(erasure_plan.steps))
     return erasure_plan
 
 
-@task(name="erase-system", task_run_name="erase-{system}", **TASK)
+@task(name="erase-system", task_run_name="erase-{system}", **TASK_OPTIONS)
 def erase_system(config_dir: str, request_id: str, erasure_plan: ErasurePlan, system: str) -> dict[str, int]:
     affected = execute_system(runtime_for(config_dir), request_id, erasure_plan, system)
     get_run_logger().info("request %s: %s done, %d row(s) changed", request_id, system, sum(affected.values()))
     return affected
 
 
-@task(name="verify-erasure", **TASK)
+@task(name="verify-erasure", **TASK_OPTIONS)
 def verify(config_dir: str, request_id: str, erasure_plan: ErasurePlan) -> list[PostCheck]:
     return verify_erasure(runtime_for(config_dir), request_id, erasure_plan)
 
 
-@task(name="seal", **TASK)
+@task(name="seal", **TASK_OPTIONS)
 def seal(config_dir: str, request_id: str, erasure_plan: ErasurePlan, checks: list[PostCheck]) -> list[str]:
     outcomes = {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}
     return seal_request(runtime_for(config_dir), request_id, erasure_plan.digest, outcomes)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ApplyContext, ConnectorError, PSEUDONYM_PREFIX, Step
+from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, Step
 from connectors.registry import factories
 from dsr.config import DatasetConfig, SystemConfig
 from dsr.subject import Identifier, IdentifierKind

@@ -39,7 +39,7 @@ def _estate(tmp_path: Path, main_url: str, side_url: str, policy: dict | None = 
     identifiers = [Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"]), Identifier.parse(IdentifierKind.PHONE, shop.SUBJECT["phone"])]
     with rt.sessions() as session:
         row = create_request(session, rt.estate, rt.keys, kind="erase", identifiers=identifiers, channel="web", department="Support Desk",
-                             requested_by="clerk", verification=Verification("photo ID", "officer", dt.datetime.now(dt.timezone.utc)))
+                             requested_by="clerk", verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
         session.commit()
         return rt, row.id
 

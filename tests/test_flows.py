@@ -54,7 +54,7 @@ class Demo:
 
     def request(self, kind: str, verified: bool = True) -> str:
         identifiers = [Identifier.parse(IdentifierKind.EMAIL, DEMO_CUSTOMER.email), Identifier.parse(IdentifierKind.PHONE, DEMO_CUSTOMER.phone)]
-        verification = Verification("photo ID and call-back", "privacy officer", dt.datetime.now(dt.timezone.utc)) if verified else None
+        verification = Verification("photo ID and call-back", "privacy officer", dt.datetime.now(dt.UTC)) if verified else None
         with self.rt.sessions() as session:
             row = create_request(session, self.rt.estate, self.rt.keys, kind=kind, identifiers=identifiers, channel="web",
                                  department="Support Desk", requested_by="clerk", verification=verification)

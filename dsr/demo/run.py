@@ -124,4 +124,4 @@ def run_demo(workdir: Path, console: Console) -> int:
 def _now():  # noqa: ANN202
     import datetime as dt
 
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
