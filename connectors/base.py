@@ -7,7 +7,7 @@ apply in one transaction. It never decides what should happen to data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -45,7 +45,33 @@ class ForeignKey:
     nullable: bool
 
 
-Operation = Literal["delete_record", "null_field", "mask", "pseudonymize"]
+@dataclass(frozen=True)
+class Mention:
+    """Where a text (a free-text field, an object) mentions the subject: spans, never the text itself.
+
+    `spans` are (line, start, end) with start/end in characters of the field or bytes of the object.
+    A `skipped` mention is an object that could not be read as text; `reason` says why.
+    """
+
+    key: Key
+    field: str | None
+    spans: tuple[tuple[int, int, int], ...] = ()
+    kinds: tuple[str, ...] = ()
+    confidence: float = 0.0
+    skipped: str | None = None
+
+
+class TextMatcher(Protocol):
+    """What a connector needs of the subject matcher (scanners.matcher.SubjectMatcher)."""
+
+    def find(self, text: str) -> list[Any]: ...
+
+    def scan_stream(self, chunks: Iterable[bytes]) -> Iterator[Any]: ...
+
+    def like_fragments(self) -> list[str]: ...
+
+
+Operation = Literal["delete_record", "null_field", "mask", "pseudonymize", "redact", "delete_object_all_versions", "rewrite_object"]
 
 
 @dataclass(frozen=True)
@@ -60,13 +86,21 @@ class Step:
 
 @dataclass(frozen=True)
 class ApplyContext:
-    """What mutating steps need from the orchestrator. `pseudonym` maps a stored value to its keyed pseudonym.
-
-    Pseudonyms start with PSEUDONYM_PREFIX so that a rerun recognises a value it already replaced.
-    """
+    """What mutating steps need from the orchestrator. `pseudonym` maps a stored value to its keyed
+    pseudonym (prefixed with PSEUDONYM_PREFIX, so that a rerun recognises a value it already replaced);
+    `redact` replaces the subject's mentions in a text and says how many it replaced."""
 
     pseudonym: Callable[[str], str]
+    redact: Callable[[str], tuple[str, int]] | None = None
     mask_text: str = MASK_TEXT
+
+
+@dataclass(frozen=True)
+class AppliedStep:
+    """What one step did: how many records or objects changed, and what the store refused (with why)."""
+
+    affected: int
+    refused: tuple[str, ...] = ()
 
 
 
@@ -84,12 +118,22 @@ class Connector(Protocol):
         """Records whose `field` equals one of `values` (a reference walk), with `fields` read."""
         ...
 
-    def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """The given records, only the given fields; for exports."""
+    def scan(self, collection: str, matcher: TextMatcher) -> Iterator[Mention]:
+        """Records or objects whose text mentions the subject (free-text fields, objects).
+
+        Let the store narrow the candidates first (a LIKE over `matcher.like_fragments()`, a
+        streaming pass over each object); never load a whole table or bucket into memory.
+        """
         ...
 
-    def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[int]:
-        """Apply all steps in order in one transaction; return the affected count per step. All or nothing."""
+    def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The given records, only the given fields; for exports. Object stores yield one dict per
+        record (line, row) of each object: object, version_id, line, text."""
+        ...
+
+    def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[AppliedStep]:
+        """Apply the steps in order. Transactional stores: one transaction, all or nothing (raise).
+        Stores without transactions: every step attempted, refusals reported per step."""
         ...
 
     def foreign_keys(self) -> list[ForeignKey]:

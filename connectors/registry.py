@@ -9,7 +9,7 @@ Adding a kind of store is one module and one line in pyproject.toml::
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from connectors.base import Connector, ConnectorFactory
 from dsr.config import DatasetConfig, Estate
@@ -22,8 +22,15 @@ class UnknownConnectorKind(LookupError):
 
 
 @cache
-def factories() -> dict[str, ConnectorFactory]:
-    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+def kinds() -> dict[str, EntryPoint]:
+    """Installed connector kinds; a kind's module is imported only when a system of that kind is used."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def connector_class(kind: str) -> ConnectorFactory:
+    if kind not in kinds():
+        raise UnknownConnectorKind(f"no connector of kind {kind!r}; installed kinds: {', '.join(sorted(kinds()))}")
+    return kinds()[kind].load()
 
 
 def open_connector(estate: Estate, system: str) -> Connector:
@@ -31,8 +38,7 @@ def open_connector(estate: Estate, system: str) -> Connector:
     if system not in estate.systems:
         raise UnknownConnectorKind(f"unknown system {system!r}; configured: {', '.join(sorted(estate.systems))}")
     config = estate.systems[system]
-    factory = factories().get(config.kind)
-    if factory is None:
-        raise UnknownConnectorKind(f"system {system!r} has kind {config.kind!r}; installed kinds: {', '.join(sorted(factories()))}")
+    if config.kind not in kinds():
+        raise UnknownConnectorKind(f"system {system!r} has kind {config.kind!r}; installed kinds: {', '.join(sorted(kinds()))}")
     dataset = estate.datasets.get(system) or DatasetConfig(system=system, collections={})
-    return factory(system, config, dataset)
+    return connector_class(config.kind)(system, config, dataset)

@@ -17,7 +17,7 @@ from sqlalchemy import Column, ColumnElement, Engine, MetaData, String, Table, c
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, ForeignKey, Key, Match, Step
+from connectors.base import PSEUDONYM_PREFIX, AppliedStep, ApplyContext, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
 from dsr.config import DatasetConfig, FieldConfig, SystemConfig
 from dsr.subject import Identifier, IdentifierKind, digits_forms, spellings
 
@@ -166,6 +166,23 @@ class SqlConnector:
             for row in self._stream(collection, column.in_(chunk), fields):
                 yield Match(self._key_of(collection, row), {f: row[f] for f in fields}, (f"{collection}.{field}",))
 
+    def scan(self, collection: str, matcher: TextMatcher) -> Iterator[Mention]:
+        """Free-text fields: the database picks candidate rows with LIKE, the matcher decides."""
+        fields = self.dataset.collections[collection].free_text_fields
+        if not fields:
+            return
+        table = self._table(collection)
+        fragments = matcher.like_fragments()
+        condition = or_(*(func.lower(table.c[f]).like(f"%{_escape_like(frag.lower())}%", escape="!") for f in fields for frag in fragments))
+        for row in self._stream(collection, condition, fields):
+            for f in fields:
+                hits = matcher.find(row[f]) if isinstance(row[f], str) else []
+                if hits:
+                    yield Mention(
+                        self._key_of(collection, row), f, tuple((h.line, h.start, h.end) for h in hits),
+                        tuple(sorted({h.kind for h in hits})), max(h.confidence for h in hits),
+                    )
+
     def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
         for chunk in _chunks(keys):
             for row in self._stream(collection, self._key_filter(collection, chunk), fields):
@@ -173,13 +190,13 @@ class SqlConnector:
 
     # ----------------------------------------------------------------- changes
 
-    def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[int]:
-        affected: list[int] = []
+    def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[AppliedStep]:
+        affected: list[AppliedStep] = []
         with self._connect("applying changes") as conn:
             try:
                 with conn.begin():
                     for step in steps:
-                        affected.append(sum(self._apply_chunk(conn, step, chunk, context) for chunk in _chunks(step.keys)))
+                        affected.append(AppliedStep(sum(self._apply_chunk(conn, step, chunk, context) for chunk in _chunks(step.keys))))
             except SQLAlchemyError as exc:
                 current = steps[len(affected)] if len(affected) < len(steps) else steps[-1]
                 raise ConnectorError(
@@ -198,20 +215,29 @@ class SqlConnector:
         if step.operation == "mask":
             values = {f: _masked(table.c[f], context.mask_text) for f in step.fields}
             return conn.execute(update(table).where(where).values(values)).rowcount
-        if step.operation == "pseudonymize":
-            return self._pseudonymize(conn, table, step, keys, context)
+        if step.operation in ("pseudonymize", "redact"):
+            return self._rewrite_values(conn, table, step, keys, context)
         raise ConnectorError(f"system {self.system!r}: unknown operation {step.operation!r}")
 
-    def _pseudonymize(self, conn: Connection, table: Table, step: Step, keys: list[Key], context: ApplyContext) -> int:
+    def _rewrite_values(self, conn: Connection, table: Table, step: Step, keys: list[Key], context: ApplyContext) -> int:
+        """Read-modify-write of text values, inside the transaction: pseudonyms and redactions."""
         key_columns = self._key_columns(step.collection)
-        rows = conn.execute(select(*key_columns, *(table.c[f] for f in step.fields)).where(self._key_filter(step.collection, keys)))
+        query = select(*key_columns, *(table.c[f] for f in step.fields)).where(self._key_filter(step.collection, keys))
+        if self.engine.dialect.name != "sqlite":
+            query = query.with_for_update()  # nobody edits the note between our read and our write
         changed = 0
-        for row in rows.all():
-            values = {
-                f: context.pseudonym(str(row._mapping[f]))
-                for f in step.fields
-                if row._mapping[f] is not None and not str(row._mapping[f]).startswith(PSEUDONYM_PREFIX)
-            }
+        for row in conn.execute(query).all():
+            values = {}
+            for f in step.fields:
+                value = row._mapping[f]
+                if value is None:
+                    continue
+                if step.operation == "pseudonymize" and not str(value).startswith(PSEUDONYM_PREFIX):
+                    values[f] = context.pseudonym(str(value))
+                elif step.operation == "redact" and context.redact is not None:
+                    redacted, count = context.redact(str(value))
+                    if count:
+                        values[f] = redacted
             if values:
                 key = tuple(row._mapping[c.name] for c in key_columns)
                 conn.execute(update(table).where(self._key_filter(step.collection, [key])).values(values))
@@ -286,6 +312,11 @@ class SqlConnector:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _escape_like(text: str) -> str:
+    """LIKE wildcards in a fragment are data ('!' escapes: the same on every dialect)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _confirms(identifier: Identifier, row: dict[str, Any], name: str, conf: FieldConfig) -> bool:

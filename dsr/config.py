@@ -27,6 +27,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from sqlalchemy.engine import make_url
 
 from dsr.subject import IdentifierKind
+from scanners.settings import ScannerConfig
 
 REQUEST_KINDS = ("access", "erase")
 
@@ -74,9 +75,14 @@ class EstateSettings(_Model):
 
 
 class SystemConfig(_Model):
+    """A store. `url`: a SQLAlchemy URL, or for S3 the endpoint (`https://s3.ap-northeast-1.amazonaws.com`,
+    a MinIO or Ceph address). `options`: connector settings such as an S3 `region`; credentials come
+    from the environment (AWS_ACCESS_KEY_ID, ...) or from `${VAR}` references."""
+
     kind: str
     url: str
     description: str = ""
+    options: dict[str, str] = Field(default_factory=dict)
 
 
 class FieldMatch(_Model):
@@ -123,11 +129,47 @@ class ReferenceConfig(_Model):
     owned: bool = True
 
 
+class ObjectsConfig(_Model):
+    """A collection of objects in a bucket: which ones, how to read them, what an access export carries.
+
+    `format` applies to plain and gzip objects alike (gzip is recognised by its magic bytes);
+    `auto` decides per object by its name (.csv, .json, .jsonl/.ndjson, anything else text).
+    `export: records` exports only the records (lines, rows) that mention the subject;
+    `export: objects` the whole objects.
+    """
+
+    bucket: str
+    prefix: str = ""
+    format: Literal["auto", "text", "csv", "json", "jsonl"] = "auto"
+    export: Literal["records", "objects"] = "records"
+
+    def format_of(self, key: str) -> Literal["text", "csv", "json", "jsonl"]:
+        if self.format != "auto":
+            return self.format
+        name = key.lower().removesuffix(".gz")
+        for suffix, fmt in ((".csv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json")):
+            if name.endswith(suffix):
+                return fmt  # type: ignore[return-value]
+        return "text"
+
+
 class CollectionConfig(_Model):
-    primary_key: list[str]
+    """A table (primary_key, fields) or a set of objects (`objects`)."""
+
+    primary_key: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
-    fields: dict[str, FieldConfig]
+    fields: dict[str, FieldConfig] = Field(default_factory=dict)
     references: list[ReferenceConfig] = Field(default_factory=list)
+    objects: ObjectsConfig | None = None
+
+    @property
+    def free_text_fields(self) -> list[str]:
+        return [name for name, conf in self.fields.items() if conf.free_text]
+
+    @property
+    def scanned(self) -> bool:
+        """Whether the subject is looked for inside this collection's text (objects, free-text fields)."""
+        return self.objects is not None or bool(self.free_text_fields)
 
 
 class DatasetConfig(_Model):
@@ -201,6 +243,7 @@ class Estate:
     datasets: dict[str, DatasetConfig]
     policy: PolicyConfig
     policy_digest: str
+    scanners: ScannerConfig = ScannerConfig()
     warnings: list[ConfigProblem] = field(default_factory=list)
 
     def resolve_path(self, value: str) -> Path:
@@ -363,6 +406,10 @@ def load_estate(root: Path | str) -> Estate:
         datasets[dataset.system] = dataset
         dataset_docs[dataset.system] = doc
 
+    scanners = ScannerConfig()
+    if doc := document("scanners.yaml", required=False):
+        scanners = _validate(ScannerConfig, doc, _plain(doc.data), (), problems) or scanners
+
     policy = None
     policy_doc = document("policies.yaml")
     if policy_doc:
@@ -385,6 +432,7 @@ def load_estate(root: Path | str) -> Estate:
         datasets=datasets,
         policy=policy,
         policy_digest=digest(policy.model_dump(mode="json")),
+        scanners=scanners,
         warnings=[p for p in problems if p.severity == "warning"],
     )
 
@@ -394,6 +442,10 @@ def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, D
     problems = []
     for cname, coll in dataset.collections.items():
         loc = ("collections", cname)
+        if coll.objects is None and not coll.primary_key:
+            problems.append(doc.problem(loc, "a table needs primary_key (or declare objects: for a bucket)"))
+        if coll.objects is not None and (coll.primary_key or coll.fields or coll.references):
+            problems.append(doc.problem(loc + ("objects",), "an object collection has no primary_key, fields or references"))
         for key in coll.primary_key:
             if key not in coll.fields:
                 problems.append(doc.problem(loc + ("primary_key",), f"primary key field {key!r} is not declared under fields"))

@@ -16,18 +16,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from connectors.base import Connector, Key, Match
+from connectors.base import Connector, Key, Match, Mention, TextMatcher
 from dsr.config import Estate, resolve_reference
 from dsr.subject import Subject
 
-Relation = Literal["owned", "link"]
+Relation = Literal["owned", "link", "mention", "skipped"]
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One record that holds the subject's data (owned) or points at it (link).
+    """One record or object that holds the subject's data, points at it, or mentions it.
 
-    `how` says how it was found: `identity:<kinds>` or `reference:<collection.field>`.
+    - owned: the subject's record (found by identity or an owned reference);
+    - link: somebody else's record pointing at the subject's (`field` holds the pointer);
+    - mention: a text that names the subject (`field` for a free-text column, None for an object;
+      `spans` are (line, start, end); `confidence` from the matcher);
+    - skipped: an object that could not be read as text (`how` says why).
+
+    `how` says how it was found: `identity:<kinds>`, `reference:<system.collection.field>`,
+    `text:<kinds>` or `skipped:<reason>`. Findings hold locators, never values.
     """
 
     system: str
@@ -35,7 +42,9 @@ class Finding:
     key: Key
     relation: Relation
     how: str
-    link_field: str | None = None
+    field: str | None = None
+    spans: tuple[tuple[int, int, int], ...] = ()
+    confidence: float | None = None
 
     @property
     def collection_path(self) -> str:
@@ -63,6 +72,12 @@ class Discovery:
     def links(self) -> list[Finding]:
         return [f for f in self.findings if f.relation == "link"]
 
+    def mentions(self, system: str | None = None, collection: str | None = None) -> list[Finding]:
+        return [f for f in self.findings if f.relation == "mention" and (system, collection) in ((None, None), (f.system, f.collection))]
+
+    def skipped(self) -> list[Finding]:
+        return [f for f in self.findings if f.relation == "skipped"]
+
     def keys(self, system: str, collection: str, relation: Relation = "owned") -> list[Key]:
         return [f.key for f in self.findings if (f.system, f.collection, f.relation) == (system, collection, relation)]
 
@@ -82,8 +97,15 @@ def reference_edges(estate: Estate) -> list[Edge]:
     ]
 
 
-def discover(estate: Estate, connect: Callable[[str], Connector], subject: Subject, systems: Iterable[str] | None = None) -> Discovery:
-    """Find the subject everywhere. `connect(system)` returns an open connector for a system."""
+def discover(
+    estate: Estate,
+    connect: Callable[[str], Connector],
+    subject: Subject,
+    matcher: TextMatcher | None = None,
+    systems: Iterable[str] | None = None,
+) -> Discovery:
+    """Find the subject everywhere. `connect(system)` returns an open connector for a system; with a
+    `matcher`, free-text fields and objects are scanned for mentions too."""
     wanted_systems = set(systems) if systems is not None else set(estate.datasets)
     edges = [e for e in reference_edges(estate) if e.system in wanted_systems and e.target[0] in wanted_systems]
     # Fields whose values later lookups need: the targets of references pointing at a collection.
@@ -131,4 +153,16 @@ def discover(estate: Estate, connect: Callable[[str], Connector], subject: Subje
             else:
                 for match in matches:
                     result.findings.append(Finding(edge.system, edge.collection, match.key, "link", how, edge.field))
+
+    if matcher is not None:
+        for system in sorted(wanted_systems):
+            for cname, coll in estate.datasets[system].collections.items():
+                if coll.scanned:
+                    result.findings.extend(_mention_finding(system, cname, m) for m in connect(system).scan(cname, matcher))
     return result
+
+
+def _mention_finding(system: str, collection: str, mention: Mention) -> Finding:
+    if mention.skipped:
+        return Finding(system, collection, mention.key, "skipped", f"skipped:{mention.skipped}")
+    return Finding(system, collection, mention.key, "mention", "text:" + ",".join(mention.kinds), mention.field, mention.spans, mention.confidence)

@@ -20,18 +20,35 @@ from dsr.discovery import Discovery, discover
 from dsr.plan import ErasurePlan, PlanStep, plan_erasure
 from dsr.requests import get_request, subject_of
 from dsr.runtime import Runtime
+from dsr.subject import Subject
 
-MUTATING = ("delete_record", "null_field", "mask", "pseudonymize", "unlink")
+#: Plan operations that change a store, and the connector operation that carries each out.
+CONNECTOR_OPERATION = {
+    "delete_record": "delete_record",
+    "null_field": "null_field",
+    "mask": "mask",
+    "pseudonymize": "pseudonymize",
+    "unlink": "null_field",
+    "redact_span": "redact",
+    "delete_object_all_versions": "delete_object_all_versions",
+    "rewrite_object": "rewrite_object",
+}
+TEXT_OPERATIONS = ("redact_span", "delete_object_all_versions", "rewrite_object")
 
 
 class ErasureVerificationError(RuntimeError):
     """Data the plan did not retain is still there after erasure."""
 
 
-def discover_now(rt: Runtime, request_id: str) -> Discovery:
+def request_subject(rt: Runtime, request_id: str) -> Subject:
     with rt.sessions() as session:
-        subject = subject_of(get_request(session, request_id))
-    return discover(rt.estate, rt.connector, subject)
+        return subject_of(get_request(session, request_id))
+
+
+def discover_now(rt: Runtime, request_id: str) -> Discovery:
+    """Discovery for a request, structured and in free text and objects."""
+    subject = request_subject(rt, request_id)
+    return discover(rt.estate, rt.connector, subject, rt.matcher(subject))
 
 
 def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan:
@@ -52,6 +69,10 @@ def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan
 
 
 def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
+    if step.operation in TEXT_OPERATIONS or (step.operation == "retain" and rt.estate.collection(step.system, step.collection).objects):
+        return sorted({f.key for f in fresh.mentions(step.system, step.collection)}, key=repr)
+    if step.operation == "skipped":
+        return [f.key for f in fresh.skipped() if (f.system, f.collection) == (step.system, step.collection)]
     if step.operation != "unlink":
         return fresh.keys(step.system, step.collection)
     assert step.parent is not None
@@ -99,15 +120,19 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
             action.details = {**action.details, "keys": action.details.get("keys") or _jsonable(keys)}
         session.commit()
 
-        mutating = [(s, k) for s, k in keyed if s.operation in MUTATING]
-        connector_steps = [Step(s.collection, "null_field" if s.operation == "unlink" else s.operation, k, s.fields) for s, k in mutating]  # type: ignore[arg-type]
-        affected = rt.connector(system).apply(connector_steps, ApplyContext(pseudonym=rt.keys.pseudonym)) if connector_steps else []
-        by_name = {s.name: n for (s, _), n in zip(mutating, affected)}
+        mutating = [(s, k) for s, k in keyed if s.operation in CONNECTOR_OPERATION]
+        connector_steps = [Step(s.collection, CONNECTOR_OPERATION[s.operation], k, s.fields) for s, k in mutating]  # type: ignore[arg-type]
+        context = ApplyContext(pseudonym=rt.keys.pseudonym, redact=rt.matcher(request_subject(rt, request_id)).redact)
+        applied = rt.connector(system).apply(connector_steps, context) if connector_steps else []
+        by_name = {s.name: result for (s, _), result in zip(mutating, applied, strict=True)}
 
         for step, keys in keyed:
             action = existing[step.name]
-            action.state = "done"
-            action.affected_count = by_name.get(step.name, len(keys))
+            result = by_name.get(step.name)
+            action.state = "failed" if result and result.refused else "done"
+            action.affected_count = result.affected if result else len(keys)
+            if result and result.refused:
+                action.details = {**action.details, "refused": list(result.refused)}
             action.finished_at = utcnow()
         session.commit()
         return {s.name: existing[s.name].affected_count or 0 for s in steps}
@@ -137,6 +162,13 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
             checks.append(PostCheck(step.name, bad == 0, f"{bad} field value(s) still hold data"))
         elif step.operation == "unlink":
             checks.append(PostCheck(step.name, not _step_keys(rt, step, fresh), "links to erased records cleared"))
+        elif step.operation in TEXT_OPERATIONS:
+            left = len(fresh.mentions(step.system, step.collection))
+            refused = actions[step.name].details.get("refused", []) if step.name in actions else []
+            detail = f"{left} mention(s) still found" + (f"; the store refused: {'; '.join(refused)}" if refused else "")
+            checks.append(PostCheck(step.name, left == 0, detail))
+        elif step.operation == "skipped":
+            checks.append(PostCheck(step.name, True, f"{step.count} object(s) not readable as text ({step.rule})"))
         else:
             checks.append(PostCheck(step.name, True, f"{remaining} record(s) kept under {step.rule}"))
     planned = {(s.system, s.collection) for s in plan.steps if s.operation in ("delete_record", "retain", "keep")}
@@ -144,6 +176,10 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
         system, collection = path.split(".", 1)
         if (system, collection) not in planned:
             checks.append(PostCheck(f"{system}/{collection}/unplanned", False, f"{count} record(s) found that the plan does not cover"))
+    covered = {(s.system, s.collection) for s in plan.steps if s.operation in (*TEXT_OPERATIONS, "retain", "delete_record")}
+    for (system, collection) in sorted({(f.system, f.collection) for f in fresh.mentions()} - covered):
+        count = len(fresh.mentions(system, collection))
+        checks.append(PostCheck(f"{system}/{collection}/unplanned-mentions", False, f"{count} mention(s) found that the plan does not cover"))
     return checks
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from dsr.control.models import RequestRow, utcnow
 from dsr.discovery import Discovery
 from dsr.runtime import Runtime
+from scanners.matcher import SubjectMatcher
+from scanners.others import mask_other_people
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class ExportedCollection:
     records: int
     fields: tuple[str, ...]
     withheld_fields: tuple[str, ...]
+    mentions: int = 0  # other people's records that mention the subject (in <collection>.mentions.*)
 
 
 def exported_fields(rt: Runtime, system: str, collection: str) -> tuple[list[str], list[str]]:
@@ -49,19 +52,58 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def export_collection(rt: Runtime, package: Path, discovery: Discovery, system: str, collection: str) -> ExportedCollection:
-    fields, withheld = exported_fields(rt, system, collection)
-    keys = discovery.keys(system, collection)
-    rows = [{f: _plain(v) for f, v in row.items()} for row in rt.connector(system).read(collection, keys, fields)] if fields else []
+def _write(package: Path, stem: str, rows: list[dict[str, Any]], fields: list[str]) -> None:
     data = package / "data"
     data.mkdir(parents=True, exist_ok=True)
-    stem = f"{system}.{collection}"
     (data / f"{stem}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
     with (data / f"{stem}.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    return ExportedCollection(system, collection, len(rows), tuple(fields), tuple(withheld))
+
+
+def export_collection(rt: Runtime, package: Path, discovery: Discovery, matcher: SubjectMatcher, system: str, collection: str) -> ExportedCollection:
+    """The subject's records of one collection (only exported categories), and the records of other
+    people that mention the subject (only the mentioning text); other people in free text masked."""
+    coll = rt.estate.collection(system, collection)
+    if coll.objects is not None:
+        return _export_objects(rt, package, discovery, matcher, system, collection)
+    fields, withheld = exported_fields(rt, system, collection)
+    free_text = set(coll.free_text_fields)
+    keys = discovery.keys(system, collection)
+    rows = []
+    for row in rt.connector(system).read(collection, keys, fields) if fields and keys else []:
+        rows.append({f: mask_other_people(v, matcher) if f in free_text and isinstance(v, str) else _plain(v) for f, v in row.items()})
+    if rows or not discovery.mentions(system, collection):
+        _write(package, f"{system}.{collection}", rows, fields)
+    owned = set(keys)
+    mentioning = [f for f in discovery.mentions(system, collection) if f.key not in owned]
+    mentions = []
+    for finding in mentioning:
+        for row in rt.connector(system).read(collection, [finding.key], [finding.field]):  # type: ignore[list-item]
+            mentions.append({"field": finding.field, "text": mask_other_people(str(row[finding.field]), matcher)})
+    if mentions:
+        _write(package, f"{system}.{collection}.mentions", mentions, ["field", "text"])
+    return ExportedCollection(system, collection, len(rows), tuple(fields), tuple(withheld), len(mentions))
+
+
+def _export_objects(rt: Runtime, package: Path, discovery: Discovery, matcher: SubjectMatcher, system: str, collection: str) -> ExportedCollection:
+    objects = rt.estate.collection(system, collection).objects
+    assert objects is not None
+    keys = sorted({f.key for f in discovery.mentions(system, collection)}, key=repr)
+    records = [
+        {"object": r["object"], "version_id": r["version_id"], "line": r["line"], "text": mask_other_people(r["text"], matcher)}
+        for r in rt.connector(system).read(collection, keys, ["text"])
+        if objects.export == "objects" or matcher.find(r["text"])
+    ]
+    fields = ["object", "version_id", "line", "text"]
+    _write(package, f"{system}.{collection}", records, fields)
+    return ExportedCollection(system, collection, len(records), tuple(fields), ())
+
+
+def exported_collections(discovery: Discovery) -> list[str]:
+    """'system.collection' of every collection holding the subject's records or mentions."""
+    return sorted(set(discovery.counts()) | {f.collection_path for f in discovery.mentions()})
 
 
 def package_dir(rt: Runtime, request_id: str) -> Path:
@@ -85,7 +127,7 @@ def write_manifest(rt: Runtime, request: RequestRow, package: Path, exported: li
         "generated_at": utcnow().isoformat(),
         "policy": {"id": rt.estate.policy.id, "digest": rt.estate.policy_digest},
         "collections": [
-            {"system": e.system, "collection": e.collection, "records": e.records, "fields": list(e.fields), "withheld_fields": list(e.withheld_fields)}
+            {"system": e.system, "collection": e.collection, "records": e.records, "mentions": e.mentions, "fields": list(e.fields), "withheld_fields": list(e.withheld_fields)}
             for e in exported
         ],
         "files": {name: f"sha256:{h}" for name, h in files.items()},

@@ -32,8 +32,12 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True)
 class PlanStep:
-    """One action on one collection. `operation` is delete_record, null_field, mask, pseudonymize,
-    unlink (clear `fields` in rows pointing at deleted `parent` rows) or retain (nothing changes)."""
+    """One action on one collection. `operation` is one of:
+    delete_record, null_field, mask, pseudonymize, retain, keep (records, by policy);
+    unlink (clear `fields` in rows pointing at deleted `parent` rows);
+    redact_span (remove the subject's mentions from free-text `fields`, keep the rest of the text);
+    delete_object_all_versions, rewrite_object (objects: every version goes; or a redacted copy
+    replaces them all); skipped (objects that could not be read as text, reported with why)."""
 
     system: str
     collection: str
@@ -134,14 +138,46 @@ def plan_erasure(
     deleted = {k for k, a in record_action.items() if a == "delete_record"}
     unlinks = _unlink_steps(estate, discovery, foreign_keys, record_action, deleted)
     delete_steps, cycle_unlinks = _ordered_deletes(foreign_keys, deleted, counts, record_rule)
+    text_steps = _text_steps(estate, discovery, deleted, received_at.date())
 
-    steps = kept_steps + unlinks + cycle_unlinks + delete_steps
+    steps = kept_steps + text_steps + unlinks + cycle_unlinks + delete_steps
     order = _system_order(estate, {s.system for s in steps})
     steps.sort(key=lambda s: order.index(s.system))  # stable: keeps the order within a system
     return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))
 
 
 Collection = tuple[str, str]
+OBJECT_OPERATION = {"delete_record": "delete_object_all_versions", "keep": "rewrite_object", "retain": "retain"}
+
+
+def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], received: dt.date) -> list[PlanStep]:
+    """Mentions in free text and objects. A mention inside a record that is deleted anyway needs nothing;
+    elsewhere (other people's tickets, kept records) only the subject's spans are redacted. Objects
+    follow their collection's record rule: deleted (every version), rewritten redacted, or retained."""
+    steps = []
+    owned_deleted = {(f.system, f.collection, f.key) for f in discovery.owned() if (f.system, f.collection) in deleted}
+    by_collection: dict[Collection, list] = defaultdict(list)
+    for f in discovery.mentions():
+        by_collection[(f.system, f.collection)].append(f)
+    for (system, collection), found in sorted(by_collection.items()):
+        coll = estate.collection(system, collection)
+        if coll.objects is None:
+            rows = {f.key for f in found if (system, collection, f.key) not in owned_deleted}
+            if rows:
+                fields = tuple(sorted({f.field for f in found if f.field}))
+                steps.append(PlanStep(system, collection, "redact_span", fields, len(rows), "mentions in free text"))
+            continue
+        rule_name, rule = _record_rule(estate, coll.categories)
+        until = rule.retained_until(received).isoformat() if rule.action == "retain" else None
+        objects = len({f.key[0] for f in found})
+        steps.append(PlanStep(system, collection, OBJECT_OPERATION[rule.action], (), objects, rule_name, rule.legal_basis, until))
+    skipped: dict[Collection, set[str]] = defaultdict(set)
+    for f in discovery.skipped():
+        skipped[(f.system, f.collection)].add(f.how.removeprefix("skipped:"))
+    for (system, collection), reasons in sorted(skipped.items()):
+        count = sum(1 for f in discovery.skipped() if (f.system, f.collection) == (system, collection))
+        steps.append(PlanStep(system, collection, "skipped", (), count, "unreadable: " + "; ".join(sorted(reasons))))
+    return steps
 
 
 def _unlink_steps(
@@ -170,7 +206,7 @@ def _unlink_steps(
     for edge in reference_edges(estate):
         if edge.owned or edge.target[:2] not in deleted:
             continue
-        count = sum(1 for f in discovery.links() if (f.system, f.collection, f.link_field) == (edge.system, edge.collection, edge.field))
+        count = sum(1 for f in discovery.links() if (f.system, f.collection, f.field) == (edge.system, edge.collection, edge.field))
         step = PlanStep(edge.system, edge.collection, "unlink", (edge.field,), count, "reference owned: false", parent=edge.target)
         if not any((s.system, s.collection, s.fields) == (step.system, step.collection, step.fields) for s in steps):
             steps.append(step)

@@ -13,6 +13,9 @@ from connectors.registry import open_connector
 from dsr.config import Estate, load_estate
 from dsr.control.db import session_factory
 from dsr.keys import Keys
+from dsr.subject import Subject
+from scanners.engine import LazyAnalyzer
+from scanners.matcher import SubjectMatcher
 
 
 @dataclass
@@ -28,6 +31,11 @@ class Runtime:
         settings = estate.settings
         keys = Keys.load(estate.resolve_path(settings.hmac_key_file), estate.resolve_path(settings.signing_key_file), create=create_keys)
         return cls(estate, session_factory(settings.control_db), keys)
+
+    def matcher(self, subject: Subject) -> SubjectMatcher:
+        """The subject matcher for free text and objects; Presidio loads on its first candidate."""
+        config = self.estate.scanners
+        return SubjectMatcher(subject, LazyAnalyzer(config) if config.presidio else None, config.min_confidence)
 
     def connector(self, system: str) -> Connector:
         if system not in self._connectors:

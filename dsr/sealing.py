@@ -28,7 +28,6 @@ class Outcome:
 
 def receipt_body(rt: Runtime, request: RequestRow, action: ActionRow, plan_digest: str | None, outcome: Outcome) -> dict:
     details = action.details or {}
-    retained = action.operation in ("retain", "keep")
     return {
         "schema": SCHEMA,
         "receipt_id": str(uuid.uuid4()),
@@ -53,7 +52,8 @@ def receipt_body(rt: Runtime, request: RequestRow, action: ActionRow, plan_diges
             "planned": action.planned_count,
             "affected": action.affected_count,
             "resumed": bool(details.get("resumed")),
-            "status": "retained" if retained else "done",
+            "status": _status(action),
+            "refused": details.get("refused", []),
             "rule": details.get("rule"),
             "legal_basis": details.get("legal_basis"),
             "retained_until": details.get("retained_until"),
@@ -63,8 +63,17 @@ def receipt_body(rt: Runtime, request: RequestRow, action: ActionRow, plan_diges
     }
 
 
+def _status(action: ActionRow) -> str:
+    """done, retained (kept by policy), skipped (unreadable objects, reported) or failed (the store refused)."""
+    if action.state == "failed":
+        return "failed"
+    if action.operation in ("retain", "keep"):
+        return "retained"
+    return "skipped" if action.operation == "skipped" else "done"
+
+
 def seal_request(rt: Runtime, request_id: str, plan_digest: str | None, outcomes: dict[str, Outcome]) -> list[str]:
-    """Sign a receipt for every done action that has none yet (a rerun never signs twice)."""
+    """Sign a receipt for every finished action that has none yet (a rerun never signs twice)."""
     directory = rt.receipts_dir / request_id
     directory.mkdir(parents=True, exist_ok=True)
     _publish_public_key(rt)
@@ -72,7 +81,8 @@ def seal_request(rt: Runtime, request_id: str, plan_digest: str | None, outcomes
     with rt.sessions() as session:
         request = get_request(session, request_id)
         sealed = set(session.scalars(select(ReceiptRow.step).where(ReceiptRow.request_id == request_id)))
-        actions = session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, ActionRow.state == "done").order_by(ActionRow.id))
+        finished = ActionRow.state.in_(("done", "failed"))
+        actions = session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id))
         for action in actions:
             if action.step in sealed:
                 continue

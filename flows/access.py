@@ -7,7 +7,8 @@ from prefect import flow, get_run_logger, task
 import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.discovery import Discovery
-from dsr.export import ExportedCollection, export_collection, package_dir, write_manifest
+from dsr.erasure import request_subject
+from dsr.export import ExportedCollection, export_collection, exported_collections, package_dir, write_manifest
 from dsr.requests import get_request
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
@@ -17,7 +18,8 @@ from flows.tasks import TASK_OPTIONS, discover_subject
 @task(name="export-collection", task_run_name="export-{system}.{collection}", **TASK_OPTIONS)
 def export(config_dir: str, request_id: str, discovery: Discovery, system: str, collection: str) -> ExportedCollection:
     rt = runtime_for(config_dir)
-    exported = export_collection(rt, package_dir(rt, request_id), discovery, system, collection)
+    matcher = rt.matcher(request_subject(rt, request_id))
+    exported = export_collection(rt, package_dir(rt, request_id), discovery, matcher, system, collection)
     get_run_logger().info("request %s: exported %d record(s) of %s.%s", request_id, exported.records, system, collection)
     return exported
 
@@ -30,7 +32,7 @@ def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCo
     archive, manifest_digest = write_manifest(rt, request, package_dir(rt, request_id), exported)
     for e in exported:
         step = f"{e.system}/{e.collection}/export"
-        fulfilment.record_done(rt, request_id, step, e.system, e.collection, "export", e.records, {"fields": list(e.fields)})
+        fulfilment.record_done(rt, request_id, step, e.system, e.collection, "export", e.records + e.mentions, {"fields": list(e.fields)})
     seal_request(rt, request_id, None, {f"{e.system}/{e.collection}/export": Outcome("not applicable", manifest_digest) for e in exported})
     return str(archive)
 
@@ -41,7 +43,7 @@ def access_request(request_id: str, config_dir: str) -> dict:
     fulfilment.begin(rt, request_id, "access")
     try:
         discovery = discover_subject(config_dir, request_id)
-        exported = [export(config_dir, request_id, discovery, *path.split(".", 1)) for path in discovery.counts()]
+        exported = [export(config_dir, request_id, discovery, *path.split(".", 1)) for path in exported_collections(discovery)]
         archive = package_and_seal(config_dir, request_id, exported)
     except Exception as exc:
         fulfilment.fail(rt, request_id, exc)

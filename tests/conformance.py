@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, Step
-from connectors.registry import factories
+from connectors.registry import connector_class, kinds
 from dsr.config import DatasetConfig, SystemConfig
-from dsr.subject import Identifier, IdentifierKind
+from dsr.subject import Identifier, IdentifierKind, Subject
+from scanners.matcher import SubjectMatcher
 
 DATASET = DatasetConfig.model_validate({
     "system": "store",
@@ -34,7 +35,7 @@ DATASET = DatasetConfig.model_validate({
         },
         "notes": {
             "primary_key": ["id"],
-            "fields": {"id": {}, "person_id": {}, "body": {"categories": ["support"]}},
+            "fields": {"id": {}, "person_id": {}, "body": {"categories": ["support"], "free_text": True}},
             "references": [{"field": "person_id", "to": "people.id"}],
         },
     },
@@ -49,7 +50,8 @@ RECORDS: dict[str, list[dict[str, Any]]] = {
     "notes": [
         {"id": 10, "person_id": 1, "body": "called about roaming"},
         {"id": 11, "person_id": 1, "body": "asked for a new SIM"},
-        {"id": 12, "person_id": 2, "body": "billing question"},
+        {"id": 12, "person_id": 2, "body": "billing question; cc AOI.KATO@example.jp, who pays"},
+        {"id": 13, "person_id": 2, "body": "wrote from aoi.kato@example.jp.evil.com and 100% sure_"},
     ],
 }
 
@@ -75,6 +77,10 @@ def _ids(matches) -> list[Any]:  # noqa: ANN001
     return sorted(m.key[0] for m in matches)
 
 
+def _matcher() -> SubjectMatcher:
+    return SubjectMatcher(Subject((Identifier.parse(IdentifierKind.EMAIL, "aoi.kato@example.jp"),)))
+
+
 def _pseudonym(value: str) -> str:
     return PSEUDONYM_PREFIX + str(abs(hash(value)) % 10**8)
 
@@ -85,12 +91,12 @@ class ConnectorConformance:
     @pytest.fixture
     def connector(self, store: ConformanceStore):
         store.load(RECORDS)
-        connector = factories()[store.kind]("store", store.config, DATASET)
+        connector = connector_class(store.kind)("store", store.config, DATASET)
         yield connector
         connector.close()
 
     def test_registered_under_its_kind(self, store: ConformanceStore) -> None:
-        assert store.kind in factories()
+        assert store.kind in kinds()
 
     def test_finds_identity_in_any_spelling(self, connector) -> None:  # noqa: ANN001
         email = Identifier.parse(IdentifierKind.EMAIL, "AOI.KATO@EXAMPLE.JP")
@@ -129,8 +135,8 @@ class ConnectorConformance:
             Step("people", "pseudonymize", [(1,)], ("name",)),
             Step("people", "null_field", [(1,)], ("email", "phone")),
         ], context)
-        assert counts == [2, 1, 1, 1]
-        assert _ids(connector.find_by_values("notes", "person_id", [1, 2], [])) == [12]
+        assert [c.affected for c in counts] == [2, 1, 1, 1]
+        assert _ids(connector.find_by_values("notes", "person_id", [1, 2], [])) == [12, 13]
         (row,) = connector.read("people", [(1,)], ["email", "phone", "name", "city"])
         assert row["email"] is None and row["phone"] is None
         assert row["city"] == "[masked]" and row["name"].startswith(PSEUDONYM_PREFIX)
@@ -140,9 +146,9 @@ class ConnectorConformance:
     def test_apply_is_idempotent(self, connector) -> None:  # noqa: ANN001
         context = ApplyContext(pseudonym=_pseudonym)
         steps = [Step("notes", "delete_record", [(10,)]), Step("people", "pseudonymize", [(1,)], ("name",))]
-        assert connector.apply(steps, context) == [1, 1]
+        assert [c.affected for c in connector.apply(steps, context)] == [1, 1]
         (first,) = connector.read("people", [(1,)], ["name"])
-        assert connector.apply(steps, context) == [0, 0]
+        assert [c.affected for c in connector.apply(steps, context)] == [0, 0]
         assert list(connector.read("people", [(1,)], ["name"])) == [first]
 
     def test_apply_is_all_or_nothing(self, connector) -> None:  # noqa: ANN001
@@ -151,10 +157,23 @@ class ConnectorConformance:
             connector.apply([Step("notes", "delete_record", [(10,)]), Step("people", "null_field", [(1,)], ("no_such_field",))], context)
         assert _ids(connector.find_by_values("notes", "person_id", [1], [])) == [10, 11]
 
+    def test_scan_finds_mentions_in_free_text_only_where_they_are(self, connector) -> None:  # noqa: ANN001
+        mentions = list(connector.scan("notes", _matcher()))
+        assert [(m.key, m.field, m.kinds) for m in mentions] == [((12,), "body", ("email",))]
+        assert list(connector.scan("people", _matcher())) == []  # no free-text fields there
+
+    def test_redact_removes_only_the_subjects_spans(self, connector) -> None:  # noqa: ANN001
+        matcher = _matcher()
+        context = ApplyContext(pseudonym=_pseudonym, redact=matcher.redact)
+        (result,) = connector.apply([Step("notes", "redact", [(12,), (13,)], ("body",))], context)
+        assert result.affected == 1
+        bodies = sorted(row["body"] for row in connector.read("notes", [(12,), (13,)], ["body"]))
+        assert bodies == ["billing question; cc [redacted], who pays", RECORDS["notes"][3]["body"]]
+
     def test_unreachable_store_is_a_clear_error(self, store: ConformanceStore) -> None:
         if store.unreachable is None:
             pytest.fail("a conformance store must say how to reach nothing (ConformanceStore.unreachable)")
-        connector = factories()[store.kind]("store", store.unreachable, DATASET)
+        connector = connector_class(store.kind)("store", store.unreachable, DATASET)
         with pytest.raises(ConnectorError, match="'store'"):
             list(connector.find_by_values("notes", "person_id", [1], []))
         connector.close()

@@ -80,6 +80,17 @@ def sql_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}[request.param])
 
 
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's standalone S3 server on a free loopback port (a process of its own, spoken to over HTTP)."""
+    from dsr.demo.s3server import DEMO_CREDENTIALS, moto_s3_server
+
+    for name, value in DEMO_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with moto_s3_server() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One ephemeral Prefect API for the whole session (it takes ~15-20 s to start)."""

@@ -13,6 +13,9 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Tex
 from connectors.sql import enable_sqlite_foreign_keys
 
 SUBJECT = {"email": "Mika.Tanaka@Example.jp", "phone": "+81 90-1111-2222"}
+#: Somebody else's ticket that mentions the subject in its free text.
+REFERRAL_NOTE = "Ken says MIKA.TANAKA@EXAMPLE.JP (tel 090 1111 2222) referred him. Ken's own number: 080-3333-4444."
+REFERRAL_NOTE_REDACTED = "Ken says [redacted] (tel [redacted]) referred him. Ken's own number: 080-3333-4444."
 
 POLICY = {
     "id": "test-policy",
@@ -179,6 +182,7 @@ def load_side(url: str) -> None:
             {"id": 1, "customer_ref": 1, "contact_email": "someone@else.example", "notes": "Asked about the router."},
             {"id": 2, "customer_ref": None, "contact_email": "MIKA.TANAKA@EXAMPLE.JP", "notes": "Wrote in from the web form."},
             {"id": 3, "customer_ref": 3, "contact_email": "mika.t@example.org", "notes": "Namesake's ticket."},
+            {"id": 4, "customer_ref": 2, "contact_email": "ken@example.com", "notes": REFERRAL_NOTE},
         ])
     engine.dispose()
 

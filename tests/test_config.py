@@ -48,13 +48,18 @@ def _one(problems: list[ConfigProblem], file: str, path: str) -> ConfigProblem:
 # --------------------------------------------------------------------------- good configurations
 
 
-def test_demo_configuration_loads_with_four_systems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_configuration_loads_with_five_systems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSR_WORKDIR", str(tmp_path))
+    monkeypatch.setenv("DSR_S3_ENDPOINT", "http://127.0.0.1:9000")
     estate = load_estate(DEMO)
     assert isinstance(estate, Estate)
-    assert sorted(estate.systems) == ["billing", "crm", "marketing", "support"]
-    assert sorted(estate.datasets) == ["billing", "crm", "marketing", "support"]
-    assert all(s.url == f"sqlite:///{tmp_path}/{name}.db" for name, s in estate.systems.items())
+    assert sorted(estate.systems) == ["billing", "crm", "marketing", "storage", "support"]
+    assert sorted(estate.datasets) == ["billing", "crm", "marketing", "storage", "support"]
+    assert all(s.url == f"sqlite:///{tmp_path}/{name}.db" for name, s in estate.systems.items() if s.kind == "sql")
+    assert estate.systems["storage"].url == "http://127.0.0.1:9000" and estate.systems["storage"].options == {"region": "ap-northeast-1"}
+    assert estate.collection("storage", "web_access_logs").objects.format_of("access/2025-07-01.log.gz") == "text"
+    assert estate.collection("storage", "support_attachments").objects.format_of("t/devices.csv") == "csv"
+    assert estate.scanners.entity_thresholds["DATE_TIME"] == 0.95 and "UsLicenseRecognizer" in estate.scanners.disabled
     assert estate.settings.control_db == f"sqlite:///{tmp_path}/control.db"
     assert estate.settings.signing_key_file == f"{tmp_path}/keys/signing.pem"
     assert estate.policy.id == "hkt-privacy-policy"

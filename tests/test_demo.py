@@ -18,7 +18,9 @@ def test_demo_runs_end_to_end_and_says_what_happened(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     for expected in ("Where the customer was found", "What was exported", "What was done", "credit_score", "erase.records.billing_record",
-                     "namesake's account still there: 1", "referred friend kept, link cleared: 1", "demo customer's accounts left: 0"):
+                     "namesake's account still there: 1", "referred friend kept, link cleared: 1", "demo customer's accounts left: 0",
+                     "other customers' tickets with his mention redacted: 1", "text attachments (versioned bucket): 0",
+                     "reported as skipped): 1", "2 mention(s) redacted, 1 version left", "delete_object_all_versions", "rewrite_object"):
         assert expected in out
     verified = re.search(r"(\d+) signed receipts in .*; (\d+) verify, (\d+) fail", out)
     assert verified and verified.group(1) == verified.group(2) and verified.group(3) == "0" and int(verified.group(1)) > 10

@@ -68,7 +68,7 @@ def test_discovery_follows_references_across_tables_and_systems(tmp_path, sql_ur
     }
     assert sorted(found.keys("main", "customers")) == [(1,)]  # not the namesake (3)
     assert sorted(found.keys("side", "tickets")) == [(1,), (2,)]  # by reference across systems, and by email in another case
-    assert [(f.collection, f.key, f.link_field) for f in found.links()] == [("customers", (2,), "referred_by")]
+    assert [(f.collection, f.key, f.field) for f in found.links()] == [("customers", (2,), "referred_by")]
 
 
 def test_erasure_is_foreign_key_safe_and_leaves_others_alone(tmp_path, sql_url, side_url):
@@ -85,7 +85,20 @@ def test_erasure_is_foreign_key_safe_and_leaves_others_alone(tmp_path, sql_url, 
     (invoice,) = _rows(sql_url, "select customer_id, billing_name, billing_address, amount from invoices where id = 1000")
     assert invoice[0] is None and invoice[1].startswith("pseu:") and invoice[2] == "[masked]" and invoice[3] == 500
     assert _rows(sql_url, "select billing_name from invoices where id = 1001") == [("Ken Mori",)]
-    assert _rows(side_url, "select id from tickets order by id") == [(3,)]
+    assert _rows(side_url, "select id from tickets order by id") == [(3,), (4,)]
+
+
+def test_free_text_mentions_are_redacted_leaving_the_rest(tmp_path, sql_url):
+    rt, request_id = _estate(tmp_path, sql_url, sql_url)  # both systems in one database of each kind
+    found = discover_now(rt, request_id)
+    (mention,) = found.mentions("side", "tickets")
+    assert (mention.key, mention.field, mention.how) == ((4,), "notes", "text:email,phone")
+    assert all(c.passed for c in _erase(rt, request_id))
+    assert _rows(sql_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
+    assert _rows(sql_url, "select notes from tickets where id = 3") == [("Namesake's ticket.",)]
+    with rt.sessions() as session:
+        step = session.query(ActionRow).filter_by(request_id=request_id, step="side/tickets/redact_span:notes").one()
+        assert (step.state, step.affected_count) == ("done", 1)
 
 
 def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_url):
@@ -109,7 +122,8 @@ def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_ur
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
     rt, request_id = _estate(tmp_path, postgres_url, mariadb_url)
     assert all(c.passed for c in _erase(rt, request_id))
-    assert _rows(mariadb_url, "select id from tickets order by id") == [(3,)]
+    assert _rows(mariadb_url, "select id from tickets order by id") == [(3,), (4,)]
+    assert _rows(mariadb_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
     assert _rows(postgres_url, "select id from customers order by id") == [(2,), (3,)]
 
 

@@ -10,18 +10,21 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from connectors.base import ConnectorError
 from dsr.control.models import ActionRow, ReceiptRow, RequestRow, StatusEvent
 from dsr.demo.estate import DEMO_CUSTOMER, build_estate
+from dsr.demo.objects import ATTACHMENTS, LOGS, TRANSCRIPTS, build_buckets
 from dsr.requests import COMPLETED, FAILED, RECEIVED, RequestError, Verification, create_request
 from dsr.runtime import Runtime, runtime_for
 from dsr.subject import Identifier, IdentifierKind
@@ -33,17 +36,22 @@ from receipts.signing import key_id, load_public_key
 pytestmark = pytest.mark.prefect
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo"
-SYSTEMS = ("crm", "billing", "support", "marketing")
+SQL_SYSTEMS = ("crm", "billing", "support", "marketing")
+SYSTEMS = (*SQL_SYSTEMS, "storage")
 DEMO_NO, NAMESAKE_NO, FRIEND_NO = DEMO_CUSTOMER.customer_no, "HKT-0000043", "HKT-0000044"
 DEMO_EMAIL = DEMO_CUSTOMER.email.lower()
 # The demo customer's personal data as it could leak (compared lower-cased): his email, his number
 # as digits or as written, his name in either script, his customer number.
 PERSONAL = (DEMO_EMAIL, "12345678", "1234-5678", "1234 5678", "yamada", "山田", DEMO_NO.lower())
-# Every collection the demo customer's data lives in, by identity or by an owned reference.
+# Every collection the demo customer's data lives in: by identity, by an owned reference, or
+# mentioned in objects (attachments, a call transcript, access log lines).
 DEMO_COLLECTIONS = {
     "crm.customers", "crm.addresses", "crm.contact_points", "billing.invoices", "billing.payments",
     "support.tickets", "marketing.mailing_list", "marketing.web_events",
+    "storage.support_attachments", "storage.call_transcripts", "storage.web_access_logs",
 }
+# Other people's records that mention him: only the mentioning text is exported, in its own file.
+MENTION_FILES = {"support.tickets.mentions"}
 
 
 @dataclass
@@ -74,9 +82,13 @@ class Demo:
             engine.dispose()
 
     def snapshot(self) -> dict[str, list[tuple]]:
-        """Every row of every table of the four systems."""
+        """Every row of every table of the four SQL systems, and every object version in S3."""
         tables: dict[str, list[tuple]] = {}
-        for system in SYSTEMS:
+        s3 = boto3.client("s3", endpoint_url=os.environ["DSR_S3_ENDPOINT"])
+        for bucket in (ATTACHMENTS, TRANSCRIPTS, LOGS):
+            versions = s3.list_object_versions(Bucket=bucket)
+            tables[f"s3:{bucket}"] = sorted((v["Key"], v["VersionId"], v.get("ETag", "")) for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []))
+        for system in SQL_SYSTEMS:
             engine = create_engine(f"sqlite:///{self.workdir / (system + '.db')}")
             names = inspect(engine).get_table_names()
             engine.dispose()
@@ -118,10 +130,12 @@ class Demo:
 
 
 @pytest.fixture
-def demo(prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
+def demo(prefect_harness: None, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
     workdir = tmp_path / "work"
     monkeypatch.setenv("DSR_WORKDIR", str(workdir))
+    monkeypatch.setenv("DSR_S3_ENDPOINT", s3_endpoint)
     build_estate(workdir, customers=200)
+    build_buckets(s3_endpoint, others=20)
     # runtime_for caches one Runtime per config directory string: a copy per test keeps tests apart.
     config = Path(shutil.copytree(DEMO_CONFIG, tmp_path / "config"))
     rt = Runtime.open(config, create_keys=True)
@@ -156,7 +170,7 @@ def test_access_flow_exports_only_the_subjects_data_and_seals_it(demo):
     collections = {f"{c['system']}.{c['collection']}": c for c in manifest["collections"]}
     assert set(collections) == DEMO_COLLECTIONS
     assert result["collections"] == len(DEMO_COLLECTIONS)
-    assert on_disk == {f"data/{path}.{ext}" for path in DEMO_COLLECTIONS for ext in ("json", "csv")}
+    assert on_disk == {f"data/{path}.{ext}" for path in DEMO_COLLECTIONS | MENTION_FILES for ext in ("json", "csv")}
     exported = {path: json.loads((package / "data" / f"{path}.json").read_text(encoding="utf-8")) for path in DEMO_COLLECTIONS}
     for path, rows in exported.items():
         assert collections[path]["records"] == len(rows) > 0, path
@@ -172,7 +186,8 @@ def test_access_flow_exports_only_the_subjects_data_and_seals_it(demo):
     assert {r["email"].lower() for r in exported["marketing.mailing_list"]} == {DEMO_EMAIL}
     assert len(exported["marketing.mailing_list"]) == 2  # both spellings on the list
     assert {r["customer_no"] for r in exported["support.tickets"]} == {DEMO_NO}
-    for path in DEMO_COLLECTIONS:
+    assert all(r["text"].count("\n") == 0 and ("1234" in r["text"] or "yamada" in r["text"].lower()) for r in exported["storage.web_access_logs"])
+    for path in DEMO_COLLECTIONS | MENTION_FILES:
         for ext in ("json", "csv"):
             content = (package / "data" / f"{path}.{ext}").read_text(encoding="utf-8").lower()
             for other in (NAMESAKE_NO.lower(), FRIEND_NO.lower(), "taro.yamada@example.com", "hanako", "suzuki"):
@@ -253,7 +268,7 @@ def test_erasure_flow_erases_the_subject_and_leaves_everyone_else(demo):
     assert len(after["billing.invoices"]) == len(before["billing.invoices"])
     changed_invoices = set(before["billing.invoices"]) - set(after["billing.invoices"])
     assert sorted(r[0] for r in changed_invoices) == invoice_ids
-    for system in SYSTEMS:
+    for system in SQL_SYSTEMS:
         assert demo.rows(system, "pragma foreign_key_check") == [], system
 
     # Completed, identifiers dropped, and every action sealed with a receipt that verifies...

@@ -210,6 +210,10 @@ def build_estate(workdir: Path, customers: int = 3000, seed: int = 20261129) -> 
     # Not him: a namesake with his own email and number, and the friend he referred.
     person(7, ja, demo.name, "taro.yamada@example.com", "+81 80-2222-3333", "HKT-0000043")
     person(8, ja, "Hanako Suzuki", "hanako.suzuki@example.jp", "+81 70-4444-5555", "HKT-0000044", referred_by=demo_id)
+    # The friend's own ticket mentions him in its free text: only those words are his.
+    add("support", "tickets", customer_no="HKT-0000044", contact_email="hanako.suzuki@example.jp", department="Mobile", subject="Referral bonus",
+        notes="Referral bonus not applied. Referred by Taro Yamada (tel 090 1234 5678); agent Kenji Mori checked the campaign.",
+        opened_at=dt.datetime(2025, 8, 1))
 
     counts = {}
     for system, define in SCHEMAS.items():

@@ -1,21 +1,27 @@
 """`hkt-dsr demo`: build the fake estate, then fulfil a verified access and a verified erasure request.
 
 Everything printed is what a compliance officer would want to see: where the customer was found,
-what was exported, what was deleted, masked or retained and why, and that the receipts verify.
+what was exported, what was deleted, masked, redacted or retained and why, and that the receipts
+verify. The S3 buckets are served by moto's standalone server, started and stopped here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
+import boto3
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from dsr.demo.estate import DEMO_CUSTOMER, build_estate
+from dsr.demo.objects import ATTACHMENTS, TRANSCRIPTS, build_buckets
+from dsr.demo.s3server import DEMO_CREDENTIALS, moto_s3_server
 from dsr.subject import Identifier, IdentifierKind
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo"
@@ -32,28 +38,39 @@ def _fresh(workdir: Path) -> None:
 def run_demo(workdir: Path, console: Console) -> int:
     os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    for name, value in DEMO_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    _fresh(workdir)
+    with moto_s3_server() as endpoint:
+        os.environ["DSR_S3_ENDPOINT"] = endpoint
+        return _run(workdir, endpoint, console)
+
+
+def _run(workdir: Path, endpoint: str, console: Console) -> int:
     from dsr.cli import run_flow
     from dsr.control.models import ActionRow
-    from dsr.discovery import discover
-    from dsr.requests import Verification, create_request, subject_of
+    from dsr.erasure import discover_now
+    from dsr.requests import Verification, create_request
     from dsr.runtime import Runtime
     from receipts.receipt import check_directory
     from receipts.signing import key_id, load_public_key
 
-    _fresh(workdir)
     console.rule("[bold]1. A fake HKT estate")
     counts = build_estate(workdir)
-    table = Table("system", "what it holds", "rows")
+    objects = build_buckets(endpoint)
     rt = Runtime.open(DEMO_CONFIG, create_keys=True)
+    table = Table("system", "what it holds", "rows / objects")
     for system, n in counts.items():
-        table.add_row(system, rt.estate.systems[system].description, f"{n:,}")
+        table.add_row(system, rt.estate.systems[system].description, f"{n:,} rows")
+    table.add_row("storage", rt.estate.systems["storage"].description, f"{sum(objects.values()):,} object versions (moto S3 at {endpoint})")
     console.print(table)
     customer = DEMO_CUSTOMER
-    console.print(f"The customer: [bold]{customer.name}[/], who wrote to the Support Desk from {customer.email} and gave {customer.phone}.")
+    console.print(f"The customer: [bold]{customer.name}[/] (山田 太郎), who wrote to the Support Desk from {customer.email} and gave {customer.phone}.")
     console.print("He has a namesake (another Taro Yamada) and referred a friend: neither may be touched.\n")
 
-    identifiers = [Identifier.parse(IdentifierKind.EMAIL, customer.email), Identifier.parse(IdentifierKind.PHONE, customer.phone)]
-    verification = Verification("photo ID checked and call-back to the registered number", STAFF["verifier"], _now())
+    identifiers = [Identifier.parse(IdentifierKind.EMAIL, customer.email), Identifier.parse(IdentifierKind.PHONE, customer.phone),
+                   Identifier.parse(IdentifierKind.NAME, customer.name), Identifier.parse(IdentifierKind.NAME, "山田 太郎")]
+    verification = Verification("photo ID checked and call-back to the registered number", STAFF["verifier"], dt.datetime.now(dt.UTC))
 
     def new_request(kind: str) -> str:
         with rt.sessions() as session:
@@ -64,33 +81,35 @@ def run_demo(workdir: Path, console: Console) -> int:
 
     console.rule("[bold]2. Access request (privacy policy §7: disclose)")
     access_id = new_request("access")
-    with rt.sessions() as session:
-        from dsr.requests import get_request
-
-        subject = subject_of(get_request(session, access_id))
-    found = discover(rt.estate, rt.connector, subject)
-    table = Table("system.collection", "records", "found by", title=f"Where the customer was found ({access_id})")
-    by_collection: dict[str, set[str]] = {}
-    for f in found.owned():
-        by_collection.setdefault(f.collection_path, set()).add(f.how)
-    for path, n in found.counts().items():
-        table.add_row(path, str(n), "; ".join(sorted(by_collection[path])))
+    found = discover_now(rt, access_id)
+    table = Table("system.collection", "records / objects", "found by", title=f"Where the customer was found ({access_id})")
+    how: dict[str, set[str]] = defaultdict(set)
+    count: dict[str, set] = defaultdict(set)
+    for f in found.owned() + found.mentions():
+        label = f.collection_path + (" (mentions in others' records)" if f.relation == "mention" and f.field else "")
+        how[label].add(f.how)
+        count[label].add(f.key[0] if f.field is None and f.relation == "mention" else f.key)
+    for label in sorted(how):
+        table.add_row(label, str(len(count[label])), "; ".join(sorted(how[label])))
     console.print(table)
-    console.print(f"{len(found.links())} record(s) of other people point at him (a referral): they are not his data and are not exported.")
+    console.print(f"{len(found.links())} record(s) of other people point at him (a referral): not his data, not exported.")
+    for f in found.skipped():
+        console.print(f"Skipped {f.collection_path}: an object is not readable as text ({f.how.removeprefix('skipped:')}); reported in the receipts.")
     result = run_flow("access", access_id, DEMO_CONFIG)
     manifest = json.loads((Path(result["export"]).with_suffix("") / "manifest.json").read_text())
-    table = Table("system.collection", "records", "exported fields", "withheld (policy)", title="What was exported")
+    table = Table("system.collection", "records", "mentions", "exported fields", "withheld (policy)", title="What was exported")
     for c in manifest["collections"]:
-        table.add_row(f"{c['system']}.{c['collection']}", str(c["records"]), ", ".join(c["fields"]), ", ".join(c["withheld_fields"]) or "-")
+        table.add_row(f"{c['system']}.{c['collection']}", str(c["records"]), str(c["mentions"]) if c["mentions"] else "-", ", ".join(c["fields"]), ", ".join(c["withheld_fields"]) or "-")
     console.print(table)
-    console.print(f"Export package: {result['export']} ({len(manifest['files'])} files, SHA-256 of each in manifest.json)\n")
+    console.print(f"Export package: {result['export']} ({len(manifest['files'])} files, SHA-256 of each in manifest.json).")
+    console.print("Other people named in exported notes and transcripts are masked as \\[other person].\n")
 
     console.rule("[bold]3. Erasure request (privacy policy §7: delete)")
     erase_id = new_request("erase")
     result = run_flow("erase", erase_id, DEMO_CONFIG)
     with rt.sessions() as session:
         actions = session.query(ActionRow).filter_by(request_id=erase_id).order_by(ActionRow.id).all()
-    table = Table("system.collection", "action", "fields", "records", "policy rule", title=f"What was done ({erase_id}, plan {result['plan_digest'][:19]}…)")
+    table = Table("system.collection", "action", "fields", "count", "policy rule", title=f"What was done ({erase_id}, plan {result['plan_digest'][:19]}…)")
     bases: dict[str, str] = {}
     for a in actions:
         if a.details.get("legal_basis"):
@@ -100,19 +119,11 @@ def run_demo(workdir: Path, console: Console) -> int:
     for path, basis in bases.items():
         console.print(f"Retained {path}: {basis}", highlight=False)
     console.print("Verification: discovery ran again after erasure; nothing that the plan did not retain was found.")
-    for system, sql, label in (
-        ("crm", "select count(*) from customers where customer_no = 'HKT-0000043'", "namesake's account still there"),
-        ("crm", "select count(*) from customers where customer_no = 'HKT-0000044' and referred_by is null", "referred friend kept, link cleared"),
-        ("crm", "select count(*) from customers where customer_no = 'HKT-0000042'", "demo customer's accounts left"),
-    ):
-        engine = create_engine(f"sqlite:///{workdir / (system + '.db')}")
-        with engine.connect() as conn:
-            console.print(f"  {label}: {conn.execute(text(sql)).scalar_one()}")
-        engine.dispose()
+    _show_what_remains(workdir, endpoint, console)
 
     console.rule("[bold]4. Receipts")
     keys_dir = rt.receipts_dir / "keys"
-    pinned = {key_id(k): k for k in (load_public_key(p) for p in keys_dir.glob("*.pem"))}
+    pinned = {key_id(k): k for k in (load_public_key(p) for p in keys_dir.glob("*.pub.pem"))}
     verdicts = check_directory(rt.receipts_dir, pinned)
     failed = [v for v in verdicts if not v.ok]
     console.print(f"{len(verdicts)} signed receipts in {rt.receipts_dir}; {len(verdicts) - len(failed)} verify, {len(failed)} fail.")
@@ -121,7 +132,23 @@ def run_demo(workdir: Path, console: Console) -> int:
     return 1 if failed else 0
 
 
-def _now():  # noqa: ANN202
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)
+def _show_what_remains(workdir: Path, endpoint: str, console: Console) -> None:
+    for system, sql, label in (
+        ("crm", "select count(*) from customers where customer_no = 'HKT-0000043'", "namesake's account still there"),
+        ("crm", "select count(*) from customers where customer_no = 'HKT-0000044' and referred_by is null", "referred friend kept, link cleared"),
+        ("crm", "select count(*) from customers where customer_no = 'HKT-0000042'", "demo customer's accounts left"),
+        ("support", "select count(*) from tickets where notes like '%[redacted]%'", "other customers' tickets with his mention redacted"),
+    ):
+        engine = create_engine(f"sqlite:///{workdir / (system + '.db')}")
+        with engine.connect() as conn:
+            console.print(f"  {label}: {conn.execute(text(sql)).scalar_one()}")
+        engine.dispose()
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    versions = s3.list_object_versions(Bucket=ATTACHMENTS, Prefix="tickets/T-88001/")
+    left = [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
+    text_left = sum(1 for key in left if not key.endswith(".png"))
+    console.print(f"  versions and delete markers left of his ticket's text attachments (versioned bucket): {text_left}")
+    console.print(f"  unreadable attachments left for manual review (reported as skipped): {len(left) - text_left}")
+    transcript = s3.get_object(Bucket=TRANSCRIPTS, Key="calls/2025/07/call-0007.jsonl")["Body"].read().decode()
+    console.print(f"  his call transcript, kept for quality assurance: {transcript.count('[redacted]')} mention(s) redacted, "
+                  f"{len(s3.list_object_versions(Bucket=TRANSCRIPTS, Prefix='calls/2025/07/call-0007.jsonl').get('Versions', []))} version left")

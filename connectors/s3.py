@@ -1,0 +1,203 @@
+"""S3 object storage through boto3: AWS S3, MinIO and Ceph alike (endpoint from the config).
+
+Collections are bucket/prefix sets of objects in one format (text and logs, CSV, JSON, JSON Lines,
+each optionally gzip). Objects are streamed: a several-GB object never lives in memory whole.
+In a versioned bucket every version is scanned and erased, because a plain DELETE only adds a
+delete marker and every old version stays readable.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from itertools import groupby
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connectors.base import AppliedStep, ApplyContext, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
+from dsr.config import DatasetConfig, ObjectsConfig, SystemConfig
+from dsr.subject import Identifier
+from scanners.readers import SkippedObject, decoded_chunks, iter_records, rewrite
+
+NULL_VERSION = "null"  # S3's version id of objects written while versioning was off
+SPOOL_BYTES = 32 << 20
+GZIP_MAGIC = b"\x1f\x8b"  # a gzip object is rewritten as gzip, whatever its name says  # a rewritten object spills from memory to a temporary file beyond this
+
+
+class S3Connector:
+    """A connector for one S3 endpoint; each collection is a bucket and prefix of one format."""
+
+    def __init__(self, system: str, config: SystemConfig, dataset: DatasetConfig):
+        self.system = system
+        self.dataset = dataset
+        endpoint = config.url if config.url.startswith(("http://", "https://")) else None
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=config.options.get("region"),
+            aws_access_key_id=config.options.get("access_key_id"),
+            aws_secret_access_key=config.options.get("secret_access_key"),
+            config=BotoConfig(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}),
+        )
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _objects(self, collection: str) -> ObjectsConfig:
+        coll = self.dataset.collections.get(collection)
+        if coll is None or coll.objects is None:
+            raise ConnectorError(f"system {self.system!r}: collection {collection!r} is not an object collection in its dataset")
+        return coll.objects
+
+    def _fail(self, what: str, exc: Exception) -> ConnectorError:
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+        return ConnectorError(f"system {self.system!r}: {what} failed ({code})")
+
+    def _versions(self, objects: ObjectsConfig, prefix: str | None = None) -> Iterator[tuple[str, str, bool]]:
+        """(key, version id, is delete marker) of every version under the prefix, versioned bucket or not."""
+        paginator = self.client.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=objects.bucket, Prefix=prefix if prefix is not None else objects.prefix):
+                for version in page.get("Versions", []):
+                    yield version["Key"], version.get("VersionId") or NULL_VERSION, False
+                for marker in page.get("DeleteMarkers", []):
+                    yield marker["Key"], marker.get("VersionId") or NULL_VERSION, True
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(f"listing bucket {objects.bucket}", exc) from None
+
+    def _body(self, objects: ObjectsConfig, key: str, version: str, byte_range: str | None = None) -> Any:
+        args = {"Bucket": objects.bucket, "Key": key}
+        if byte_range:
+            args["Range"] = byte_range
+        if version != NULL_VERSION:
+            args["VersionId"] = version
+        try:
+            return self.client.get_object(**args)["Body"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(f"reading an object of {objects.bucket}", exc) from None
+
+    # ----------------------------------------------------------------- lookups
+
+    def find_by_identity(self, collection: str, identifiers: Sequence[Identifier], fields: Sequence[str]) -> Iterator[Match]:
+        return iter(())  # objects have no identity fields: they are scanned
+
+    def find_by_values(self, collection: str, field: str, values: Sequence[Any], fields: Sequence[str]) -> Iterator[Match]:
+        return iter(())
+
+    def scan(self, collection: str, matcher: TextMatcher) -> Iterator[Mention]:
+        """Every version of every object, streamed through the matcher's fast path."""
+        objects = self._objects(collection)
+        for key, version, is_marker in self._versions(objects):
+            if is_marker:
+                continue
+            body = self._body(objects, key, version)
+            try:
+                hits = list(matcher.scan_stream(decoded_chunks(body)))
+            except SkippedObject as skipped:
+                yield Mention((key, version), None, skipped=skipped.reason)
+                continue
+            finally:
+                body.close()
+            if hits:
+                yield Mention((key, version), None, tuple((h.line, h.start, h.end) for h in hits), tuple(sorted({h.kind for h in hits})), max(h.confidence for h in hits))
+
+    def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The records (lines, rows) of the given object versions."""
+        objects = self._objects(collection)
+        for key, version in keys:
+            body = self._body(objects, key, version)
+            try:
+                for record in iter_records(body, objects.format_of(key)):
+                    yield {"object": key, "version_id": version, "line": record.line, "text": record.text}
+            except SkippedObject:
+                continue
+            finally:
+                body.close()
+
+    # ----------------------------------------------------------------- changes
+
+    def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[AppliedStep]:
+        """Every step on every object is attempted; what the store refuses (Object Lock, a denied
+        permission) is reported per step with the reason, never counted as done."""
+        results = []
+        for step in steps:
+            objects = self._objects(step.collection)
+            affected, refused = 0, []
+            for key, _versions in groupby(sorted(step.keys), key=lambda k: k[0]):
+                try:
+                    if step.operation == "delete_object_all_versions":
+                        self._delete_versions(objects, key, keep=None)
+                    elif step.operation == "rewrite_object":
+                        self._rewrite(objects, key, context)
+                    else:
+                        raise ConnectorError(f"system {self.system!r}: {step.operation} does not apply to objects")
+                    affected += 1
+                except _Refused as exc:
+                    refused.append(str(exc))
+            results.append(AppliedStep(affected, tuple(refused)))
+        return results
+
+    def _delete_versions(self, objects: ObjectsConfig, key: str, keep: str | None) -> None:
+        """Delete every version and delete marker of exactly this key, except `keep`."""
+        doomed = [(k, v) for k, v, _ in self._versions(objects, prefix=key) if k == key and v != keep]
+        for k, version in doomed:
+            args = {"Bucket": objects.bucket, "Key": k}
+            if version != NULL_VERSION:
+                args["VersionId"] = version
+            try:
+                self.client.delete_object(**args)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                raise _Refused(f"object version refused deletion ({code}: Object Lock, legal hold or permissions)") from None
+            except BotoCoreError as exc:
+                raise self._fail(f"deleting an object of {objects.bucket}", exc) from None
+
+    def _rewrite(self, objects: ObjectsConfig, key: str, context: ApplyContext) -> None:
+        """Write a redacted copy of the current version, then purge every older version."""
+        if context.redact is None:
+            raise ConnectorError("rewrite_object needs a redactor")
+        head = self.client.head_object(Bucket=objects.bucket, Key=key)
+        version = head.get("VersionId") or NULL_VERSION
+        magic = self._body(objects, key, version, byte_range="bytes=0-1").read()
+        body = self._body(objects, key, version)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as redacted:
+            try:
+                rewrite(body, redacted, objects.format_of(key), context.redact, gzip_output=magic == GZIP_MAGIC)
+            except SkippedObject as exc:
+                raise _Refused(f"object cannot be rewritten: {exc.reason}") from None
+            finally:
+                body.close()
+            redacted.seek(0)
+            try:
+                put = self.client.put_object(Bucket=objects.bucket, Key=key, Body=redacted, ContentType=head.get("ContentType", "text/plain"))
+            except ClientError as exc:
+                raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
+        self._delete_versions(objects, key, keep=put.get("VersionId") or NULL_VERSION)
+
+    # ----------------------------------------------------------------- structure
+
+    def foreign_keys(self) -> list[ForeignKey]:
+        return []
+
+    def check(self) -> list[str]:
+        warnings = []
+        for name, coll in self.dataset.collections.items():
+            if coll.objects is None:
+                warnings.append(f"{self.system}.{name}: not an object collection (declare objects: bucket, prefix, format)")
+                continue
+            try:
+                versioning = self.client.get_bucket_versioning(Bucket=coll.objects.bucket).get("Status")
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(f"checking bucket {coll.objects.bucket}", exc) from None
+            if versioning == "Enabled":
+                warnings.append(f"{self.system}.{name}: bucket {coll.objects.bucket} is versioned; erasure deletes every version")
+        return warnings
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class _Refused(Exception):
+    """The store refused one object; the message says why (never content)."""

@@ -1,0 +1,28 @@
+"""Our own Presidio recognizers: one small class per recognizer, registered here.
+
+Each module holds one recognizer (a Presidio PatternRecognizer) for one entity, with its patterns,
+context words and the validation that keeps look-alikes out (check digits, phonenumbers). Every
+class is listed in RECOGNIZERS under its class name, and scanners.yaml switches them on by that
+name in its `custom:` list (scanners.engine.build_analyzer adds them to Presidio's registry).
+
+Identifiers that are mostly digits (My Number, a bare Hong Kong number, a postcode without 〒)
+are reported only next to a context word. Those recognizers look for the word themselves, in the
+characters before the match, instead of relying on Presidio's lemma-based context enhancer: it
+never matches multi-word context ("my number", "Hong Kong"), matches substrings ('tel' in 'hotel',
+'hk' in 'HKT') and sees Japanese text without spaces as one token, so it would both miss context
+and find context that is not there.
+"""
+
+from __future__ import annotations
+
+from scanners.recognizers.hk_phone import HkPhoneRecognizer
+from scanners.recognizers.hkid import HkidRecognizer
+from scanners.recognizers.jp_phone import JpPhoneRecognizer
+from scanners.recognizers.jp_postcode import JpPostcodeRecognizer
+from scanners.recognizers.my_number import MyNumberRecognizer
+
+RECOGNIZERS: dict[str, type] = {
+    cls.__name__: cls for cls in (JpPhoneRecognizer, JpPostcodeRecognizer, MyNumberRecognizer, HkPhoneRecognizer, HkidRecognizer)
+}
+
+__all__ = ["RECOGNIZERS", "HkPhoneRecognizer", "HkidRecognizer", "JpPhoneRecognizer", "JpPostcodeRecognizer", "MyNumberRecognizer"]

