@@ -73,7 +73,10 @@ class Discovery:
         return [f for f in self.findings if f.relation == "link"]
 
     def mentions(self, system: str | None = None, collection: str | None = None) -> list[Finding]:
-        return [f for f in self.findings if f.relation == "mention" and (system, collection) in ((None, None), (f.system, f.collection))]
+        return [
+            f for f in self.findings
+            if f.relation == "mention" and system in (None, f.system) and collection in (None, f.collection)
+        ]
 
     def skipped(self) -> list[Finding]:
         return [f for f in self.findings if f.relation == "skipped"]
