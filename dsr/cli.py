@@ -21,8 +21,9 @@ config_app = typer.Typer(no_args_is_help=True, help="Check the estate's configur
 request_app = typer.Typer(no_args_is_help=True, help="Take in, verify and inspect requests.")
 datasets_app = typer.Typer(no_args_is_help=True, help="Describe systems' data.")
 receipts_app = typer.Typer(no_args_is_help=True, help="Check signed receipts.")
-keys_app = typer.Typer(no_args_is_help=True, help="Create the HMAC and signing keys.")
-for sub, name in ((config_app, "config"), (request_app, "request"), (datasets_app, "datasets"), (receipts_app, "receipts"), (keys_app, "keys")):
+keys_app = typer.Typer(no_args_is_help=True, help="Create and rotate the HMAC and signing keys.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The append-only receipt ledger.")
+for sub, name in ((config_app, "config"), (request_app, "request"), (datasets_app, "datasets"), (receipts_app, "receipts"), (keys_app, "keys"), (ledger_app, "ledger")):
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -83,11 +84,19 @@ def config_check(config: ConfigDir = DEFAULT_CONFIG, live: bool = typer.Option(T
 
 @keys_app.command("init")
 def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Create the HMAC key and the Ed25519 signing key where estate.yaml says (never overwrites)."""
+    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never overwrites)."""
     rt = _runtime(config, create_keys=True)
-    from receipts.signing import key_id
+    console.print(f"keys ready; signing key {rt.keys.key_name}; give auditors {rt.estate.settings.keyring_file} to pin")
 
-    console.print(f"keys ready; signing key id {key_id(rt.keys.signing_key.public_key())}")
+
+@keys_app.command("rotate")
+def keys_rotate(config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Retire the signing key (its validity window closes now) and start a new one; old receipts stay valid."""
+    from dsr.keys import rotate
+
+    estate = load_estate(config)
+    name = rotate(estate.resolve_path(estate.settings.signing_key_file), estate.resolve_path(estate.settings.keyring_file))
+    console.print(f"new signing key {name}; publish the updated keyring {estate.settings.keyring_file} to auditors")
 
 
 # ------------------------------------------------------------------ requests
@@ -122,7 +131,7 @@ def request_new(
         identifiers = [Identifier.parse(kind_, value) for kind_, value in raw]
         verification = Verification(verification_method, verified_by, dt.datetime.now(dt.UTC)) if verified_by and verification_method else None
         with rt.sessions() as session:
-            row = create_request(session, rt.estate, rt.keys, kind=kind, identifiers=identifiers, channel=channel, department=department, requested_by=requested_by, verification=verification)
+            row = create_request(session, rt.estate, kind=kind, identifiers=identifiers, channel=channel, department=department, requested_by=requested_by, verification=verification)
             session.commit()
     except (IdentifierError, RequestError) as exc:
         raise _fail(str(exc)) from None
@@ -180,7 +189,7 @@ def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
         console.print(f"[bold]{row.id}[/] {row.kind} \\[{row.status}]  received {row.received_at:%Y-%m-%d %H:%M} due {row.due_at:%Y-%m-%d}")
         console.print(f"channel {row.channel}, department {row.department}, taken by {row.requested_by}")
         console.print(f"verified: {row.verification_method} by {row.verified_by} at {row.verified_at}" if row.verified_at else "verified: [red]no[/]")
-        console.print(f"identifiers: {kinds}; subject commitment {row.subject_commitment}")
+        console.print(f"identifiers: {kinds}; {len(row.subject_commitments)} salted commitment(s) in its receipts")
         if row.outcome:
             console.print(f"outcome: {row.outcome}", highlight=False)
         history = Table("at", "from", "to", "by", "note", title="status history")
@@ -251,27 +260,36 @@ def datasets_suggest(system: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
 @receipts_app.command("verify")
 def receipts_verify(
     directory: Annotated[Path, typer.Argument(help="A directory of receipts (searched recursively).")],
-    keys: Annotated[Path, typer.Option("--keys", help="Pinned public key(s): a .pem file or a directory of them.")],
+    keys: Annotated[Path, typer.Option("--keys", help="The pinned keyring (keyring.json).")],
 ) -> None:
-    """Check every receipt's canonical form and Ed25519 signature against pinned public keys."""
-    from receipts.receipt import check_directory
-    from receipts.signing import key_id, load_public_key
+    """Check every receipt's canonical form, signature, and key validity window against a pinned keyring."""
+    from receipts.note import Keyring, NoteError
+    from receipts.receipt import check
 
-    files = sorted(keys.glob("*.pub.pem")) if keys.is_dir() else [keys]
     try:
-        pinned = {key_id(k): k for k in (load_public_key(f) for f in files)}
-    except ValueError as exc:
-        raise _fail(f"--keys: {exc}") from None
-    if not pinned:
-        raise _fail(f"--keys: no public keys (*.pub.pem) in {keys}")
-    verdicts = check_directory(directory, pinned)
-    for v in verdicts:
-        mark = "[green]PASS[/]" if v.ok else "[red]FAIL[/]"
-        console.print(f"{mark} {v.name} {v.problem}", highlight=False)
-    failed = sum(not v.ok for v in verdicts)
-    console.print(f"{len(verdicts) - failed} passed, {failed} failed")
+        keyring = Keyring.from_json(keys.read_bytes())
+    except (OSError, NoteError) as exc:
+        raise _fail(f"--keys {keys}: {exc}") from None
+    files = sorted(p for p in directory.rglob("*.json") if p.name not in ("keyring.json", "certificate.json"))
+    if not files:
+        raise _fail(f"no receipts in {directory}")
+    failed = 0
+    for path in files:
+        verdict = check(str(path.relative_to(directory)), path.read_bytes(), keyring)
+        failed += not verdict.ok
+        console.print(f"{'[green]PASS[/]' if verdict.ok else '[red]FAIL[/]'} {verdict.name} {verdict.problem}", highlight=False)
+    console.print(f"{len(files) - failed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
+
+
+@ledger_app.command("export")
+def ledger_export(directory: Path, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Write the audit bundle (every ledger entry, checkpoint, certificate proof, the keyring) for `hkt-dsr-verify log`."""
+    from dsr.ledger import export_bundle
+
+    bundle = export_bundle(_runtime(config), directory)
+    console.print(f"{len(bundle.entries)} entries and {len(bundle.checkpoints)} checkpoint(s) in {directory}")
 
 
 # ------------------------------------------------------------------ demo

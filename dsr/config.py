@@ -69,7 +69,9 @@ class EstateSettings(_Model):
 
     control_db: str = "sqlite:///.dsr/control.db"
     signing_key_file: str = ".dsr/keys/signing.pem"
+    keyring_file: str = ".dsr/keys/keyring.json"  # public keys and validity windows; auditors pin a copy
     hmac_key_file: str = ".dsr/keys/hmac.key"
+    ledger_origin: str = "hkt.example/dsr-ledger"
     export_dir: str = ".dsr/exports"
     receipts_dir: str = ".dsr/receipts"
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from dsr.config import REQUEST_KINDS, Estate
 from dsr.control.models import RequestRow, StatusEvent, utcnow
-from dsr.keys import Keys
 from dsr.subject import Identifier, Subject
+from receipts.commitment import commitments
 
 RECEIVED, VERIFIED, RUNNING, COMPLETED, FAILED = "received", "verified", "running", "completed", "failed"
 RUNNABLE = (VERIFIED, RUNNING, FAILED)  # running/failed: a crashed or failed run may be resumed
@@ -42,7 +42,6 @@ def new_request_id(received_at: dt.datetime) -> str:
 def create_request(
     session: Session,
     estate: Estate,
-    keys: Keys,
     *,
     kind: str,
     identifiers: list[Identifier],
@@ -56,11 +55,13 @@ def create_request(
         raise RequestError(f"unknown request kind {kind!r}; known: {', '.join(REQUEST_KINDS)}")
     subject = Subject(tuple(dict.fromkeys(identifiers)))
     received_at = received_at or utcnow()
+    salt = secrets.token_bytes(32)  # a fresh opening per request: receipts of two requests cannot be linked
     row = RequestRow(
         id=new_request_id(received_at),
         kind=kind,
         subject=subject.to_json(),
-        subject_commitment=keys.subject_commitment(subject),
+        subject_commitments=commitments(salt, [(i.kind.value, i.value) for i in subject.identifiers]),
+        subject_salt=salt.hex(),
         channel=channel,
         department=department,
         received_at=received_at,

@@ -29,7 +29,12 @@ class Runtime:
     def open(cls, config_dir: str | Path, create_keys: bool = False) -> Runtime:
         estate = load_estate(config_dir)
         settings = estate.settings
-        keys = Keys.load(estate.resolve_path(settings.hmac_key_file), estate.resolve_path(settings.signing_key_file), create=create_keys)
+        keys = Keys.load(
+            estate.resolve_path(settings.hmac_key_file),
+            estate.resolve_path(settings.signing_key_file),
+            estate.resolve_path(settings.keyring_file),
+            create=create_keys,
+        )
         return cls(estate, session_factory(settings.control_db), keys)
 
     def matcher(self, subject: Subject) -> SubjectMatcher:

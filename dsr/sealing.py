@@ -1,21 +1,25 @@
-"""Sealing: one signed receipt per completed action, stored in the control database and on disk.
+"""Sealing: one signed receipt per finished action, appended to the ledger, and a certificate per
+request that ties them together with an inclusion proof against a signed checkpoint.
 
-Receipts name records only through keyed HMACs (`target`) and the subject only through its
-commitment, so they can be handed to an auditor, or published, without disclosing anyone.
+Receipts name records only through keyed HMACs (`target`) and the subject only through salted
+commitments (receipts.commitment), so they can be handed to an auditor, or published, without
+disclosing anyone. The format is documented in docs/receipts.md.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
-from dsr.control.models import ActionRow, ReceiptRow, RequestRow, utcnow
+from dsr import ledger
+from dsr.control.models import ActionRow, LedgerEntry, RequestRow, utcnow
 from dsr.requests import get_request
 from dsr.runtime import Runtime
 from receipts.receipt import SCHEMA, seal
-from receipts.signing import key_id, public_path
 
 
 @dataclass(frozen=True)
@@ -26,13 +30,13 @@ class Outcome:
     evidence: str | None = None
 
 
-def receipt_body(rt: Runtime, request: RequestRow, action: ActionRow, plan_digest: str | None, outcome: Outcome) -> dict:
-    details = action.details or {}
+def _common(rt: Runtime, request: RequestRow, kind: str) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
+        "kind": kind,
         "receipt_id": str(uuid.uuid4()),
         "issued_at": utcnow().isoformat(),
-        "issuer_key_id": key_id(rt.keys.signing_key.public_key()),
+        "origin": rt.estate.settings.ledger_origin,
         "request": {
             "id": request.id,
             "kind": request.kind,
@@ -40,27 +44,16 @@ def receipt_body(rt: Runtime, request: RequestRow, action: ActionRow, plan_diges
             "due_at": request.due_at.isoformat(),
             "verification_method": request.verification_method,
         },
-        "subject": {"commitment": request.subject_commitment},
+        "subject": {"commitments": list(request.subject_commitments)},
         "policy": {"id": request.policy_id, "digest": request.policy_digest},
-        "plan_digest": plan_digest,
-        "action": {
-            "step": action.step,
-            "system": action.system,
-            "collection": action.collection,
-            "operation": action.operation,
-            "target": action.target_digest,
-            "planned": action.planned_count,
-            "affected": action.affected_count,
-            "resumed": bool(details.get("resumed")),
-            "status": _status(action),
-            "refused": details.get("refused", []),
-            "rule": details.get("rule"),
-            "legal_basis": details.get("legal_basis"),
-            "retained_until": details.get("retained_until"),
-            "evidence": outcome.evidence,
-            "post_check": outcome.post_check,
-        },
+        "plan_digest": digest_of_plan(request),
     }
+
+
+def digest_of_plan(request: RequestRow) -> str | None:
+    from dsr.plan import ErasurePlan
+
+    return ErasurePlan.from_json(request.plan).digest if request.plan else None
 
 
 def _status(action: ActionRow) -> str:
@@ -72,33 +65,78 @@ def _status(action: ActionRow) -> str:
     return "skipped" if action.operation == "skipped" else "done"
 
 
-def seal_request(rt: Runtime, request_id: str, plan_digest: str | None, outcomes: dict[str, Outcome]) -> list[str]:
-    """Sign a receipt for every finished action that has none yet (a rerun never signs twice)."""
+def action_body(rt: Runtime, request: RequestRow, action: ActionRow, outcome: Outcome) -> dict[str, Any]:
+    details = action.details or {}
+    return {
+        **_common(rt, request, "action"),
+        "action": {
+            "step": action.step,
+            "system": action.system,
+            "collection": action.collection,
+            "operation": action.operation,
+            "target": action.target_digest,
+            "planned": action.planned_count,
+            "affected": action.affected_count,
+            "resumed": bool(details.get("resumed")),
+            "status": _status(action),
+            "rule": details.get("rule"),
+            "legal_basis": details.get("legal_basis"),
+            "purge_by": details.get("retained_until"),
+            "evidence": outcome.evidence,
+            "post_check": outcome.post_check,
+            "refused": details.get("refused", []),
+        },
+    }
+
+
+def _publish(rt: Runtime, request_id: str, receipt_id: str, document: bytes) -> None:
     directory = rt.receipts_dir / request_id
     directory.mkdir(parents=True, exist_ok=True)
-    _publish_public_key(rt)
+    (directory / f"{receipt_id}.json").write_bytes(document)
+
+
+def seal_request(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> list[str]:
+    """Receipt every finished action not yet receipted (a rerun never signs twice), then the certificate."""
     written: list[str] = []
     with rt.sessions() as session:
         request = get_request(session, request_id)
-        sealed = set(session.scalars(select(ReceiptRow.step).where(ReceiptRow.request_id == request_id)))
+        sealed = set(session.scalars(select(LedgerEntry.step).where(LedgerEntry.request_id == request_id)))
         finished = ActionRow.state.in_(("done", "failed"))
-        actions = session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id))
-        for action in actions:
+        for action in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id)):
             if action.step in sealed:
                 continue
-            body = receipt_body(rt, request, action, plan_digest, outcomes.get(action.step, Outcome("not applicable")))
-            document = seal(rt.keys.signing_key, body)
-            session.add(ReceiptRow(id=body["receipt_id"], request_id=request_id, step=action.step, document=document))
-            (directory / f"{body['receipt_id']}.json").write_bytes(document)
+            body = action_body(rt, request, action, outcomes.get(action.step, Outcome("not applicable")))
+            document = seal(rt.keys.signing_key, rt.keys.key_name, body)
+            ledger.append(session, request_id, body["receipt_id"], "action", action.step, document)
+            _publish(rt, request_id, body["receipt_id"], document)
             written.append(body["receipt_id"])
         session.commit()
+    certify(rt, request_id, outcomes, outcome_text)
+    (rt.receipts_dir / "keyring.json").write_bytes(rt.keys.keyring.to_json())  # a copy; auditors pin their own
     return written
 
 
-def _publish_public_key(rt: Runtime) -> None:
-    """Put the signing key's public half beside the receipts, named by key id, for auditors to pin."""
-    public = public_path(rt.estate.resolve_path(rt.estate.settings.signing_key_file))
-    target = rt.receipts_dir / "keys" / f"{key_id(rt.keys.signing_key.public_key())}.pub.pem"
-    if public.exists() and not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(public.read_bytes())
+def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> dict[str, Any]:
+    """The request's certificate: its action receipts by leaf hash, the verification result and the
+    outcome; appended to the ledger, then a signed checkpoint and the certificate's inclusion proof."""
+    with rt.sessions() as session:
+        request = get_request(session, request_id)
+        leaves = list(session.scalars(
+            select(LedgerEntry.leaf_hash).where(LedgerEntry.request_id == request_id, LedgerEntry.kind == "action").order_by(LedgerEntry.index)
+        ))
+        failed = sum(1 for o in outcomes.values() if o.post_check.startswith("failed"))
+        body = {
+            **_common(rt, request, "certificate"),
+            "receipts": leaves,
+            "verification": {"checks": len(outcomes), "failed": failed},
+            "outcome": outcome_text,
+        }
+        document = seal(rt.keys.signing_key, rt.keys.key_name, body)
+        index = ledger.append(session, request_id, body["receipt_id"], "certificate", "certificate", document)
+        checkpoint, note = ledger.sign_checkpoint(rt, session)
+        proof = ledger.inclusion(session, index, checkpoint.size)
+        session.commit()
+    _publish(rt, request_id, body["receipt_id"], document)
+    certificate = {"index": index, "proof": proof, "checkpoint": note.decode()}
+    (rt.receipts_dir / request_id / "certificate.json").write_text(json.dumps(certificate, indent=2) + "\n")
+    return certificate

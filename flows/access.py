@@ -33,7 +33,8 @@ def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCo
     for e in exported:
         step = f"{e.system}/{e.collection}/export"
         fulfilment.record_done(rt, request_id, step, e.system, e.collection, "export", e.records + e.mentions, {"fields": list(e.fields)})
-    seal_request(rt, request_id, None, {f"{e.system}/{e.collection}/export": Outcome("not applicable", manifest_digest) for e in exported})
+    outcomes = {f"{e.system}/{e.collection}/export": Outcome("not applicable", manifest_digest) for e in exported}
+    seal_request(rt, request_id, outcomes, f"exported {sum(e.records + e.mentions for e in exported)} record(s), manifest {manifest_digest}")
     return str(archive)
 
 

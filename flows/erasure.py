@@ -34,9 +34,11 @@ def verify(config_dir: str, request_id: str, erasure_plan: ErasurePlan) -> list[
 
 
 @task(name="seal", **TASK_OPTIONS)
-def seal(config_dir: str, request_id: str, erasure_plan: ErasurePlan, checks: list[PostCheck]) -> list[str]:
+def seal(config_dir: str, request_id: str, checks: list[PostCheck]) -> list[str]:
     outcomes = {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}
-    return seal_request(runtime_for(config_dir), request_id, erasure_plan.digest, outcomes)
+    failed = [c for c in checks if not c.passed]
+    summary = f"failed verification: {len(failed)} of {len(checks)} check(s)" if failed else f"erased and verified: {len(checks)} check(s) passed"
+    return seal_request(runtime_for(config_dir), request_id, outcomes, summary)
 
 
 @flow(name="erasure_request", flow_run_name="erasure-{request_id}")
@@ -49,7 +51,7 @@ def erasure_request(request_id: str, config_dir: str) -> dict:
         for system in erasure_plan.systems():
             erase_system(config_dir, request_id, erasure_plan, system)
         checks = verify(config_dir, request_id, erasure_plan)
-        receipts = seal(config_dir, request_id, erasure_plan, checks)
+        receipts = seal(config_dir, request_id, checks)
         failed = [c for c in checks if not c.passed]
         if failed:
             raise ErasureVerificationError(f"request {request_id}: {len(failed)} step(s) failed verification: " + "; ".join(f"{c.step}: {c.detail}" for c in failed))

@@ -7,7 +7,6 @@ replayed as another (a checkpoint), even if both happen to canonicalise to the s
 from __future__ import annotations
 
 import base64
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from receipts.canonical import canonical
 
 RECEIPT_DOMAIN = b"hkt-dsr/receipt/v1\x00"
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """A short, stable name for a public key: the first 16 hex digits of SHA-256 of its raw bytes."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def sign(private_key: Ed25519PrivateKey, domain: bytes, body: Any) -> str:

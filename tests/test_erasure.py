@@ -12,14 +12,14 @@ from sqlalchemy import create_engine, text
 
 from connectors.base import ConnectorError
 from dsr import fulfilment
-from dsr.control.models import ActionRow, ReceiptRow
+from dsr.control.models import ActionRow, LedgerEntry
 from dsr.erasure import discover_now, execute_system, make_plan, verify_erasure
 from dsr.plan import PlanError
 from dsr.requests import FAILED, Verification, create_request, get_request
 from dsr.runtime import Runtime
 from dsr.sealing import Outcome, seal_request
 from dsr.subject import Identifier, IdentifierKind
-from receipts.receipt import check_directory
+from receipts.receipt import check
 from tests import shop
 
 
@@ -38,7 +38,7 @@ def _estate(tmp_path: Path, main_url: str, side_url: str, policy: dict | None = 
     rt = Runtime.open(config, create_keys=True)
     identifiers = [Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"]), Identifier.parse(IdentifierKind.PHONE, shop.SUBJECT["phone"])]
     with rt.sessions() as session:
-        row = create_request(session, rt.estate, rt.keys, kind="erase", identifiers=identifiers, channel="web", department="Support Desk",
+        row = create_request(session, rt.estate, kind="erase", identifiers=identifiers, channel="web", department="Support Desk",
                              requested_by="clerk", verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
         session.commit()
         return rt, row.id
@@ -51,7 +51,7 @@ def _erase(rt: Runtime, request_id: str) -> list:
     for system in plan.systems():
         execute_system(rt, request_id, plan, system)
     checks = verify_erasure(rt, request_id, plan)
-    seal_request(rt, request_id, plan.digest, {c.step: Outcome("passed" if c.passed else "failed") for c in checks})
+    seal_request(rt, request_id, {c.step: Outcome("passed" if c.passed else "failed") for c in checks}, "test")
     return checks
 
 
@@ -163,7 +163,7 @@ def test_crash_between_commit_and_bookkeeping_then_rerun(tmp_path, sqlite_url, s
         resumed = {a.step: a for a in actions if a.details.get("resumed")}
         assert set(resumed) == {s.name for s in plan.steps_for("main")}
         assert resumed["main/orders/delete_record"].planned_count == 2
-        receipts = session.query(ReceiptRow).filter_by(request_id=request_id).all()
+        receipts = session.query(LedgerEntry).filter_by(request_id=request_id, kind="action").all()
         assert sorted(r.step for r in receipts) == sorted(s.name for s in plan.steps)  # one each, no duplicates
 
 
@@ -214,12 +214,24 @@ def test_retaining_a_child_with_a_not_null_key_to_a_deleted_parent_is_refused_at
 def test_receipts_verify_and_hold_no_personal_data(tmp_path, sqlite_url, side_url):
     rt, request_id = _estate(tmp_path, sqlite_url, side_url)
     _erase(rt, request_id)
-    keys = {__import__("receipts.signing", fromlist=["key_id"]).key_id(rt.keys.signing_key.public_key()): rt.keys.signing_key.public_key()}
-    verdicts = check_directory(rt.receipts_dir / request_id, keys)
-    assert verdicts and all(v.ok for v in verdicts)
+    files = sorted(p for p in (rt.receipts_dir / request_id).glob("*.json") if p.name != "certificate.json")
+    verdicts = [check(p.name, p.read_bytes(), rt.keys.keyring, rt.estate.settings.ledger_origin) for p in files]
+    assert verdicts and all(v.ok for v in verdicts), verdicts
+    kinds = sorted(v.body["kind"] for v in verdicts)
+    assert kinds.count("certificate") == 1 and kinds.count("action") == len(files) - 1
     for path in (rt.receipts_dir / request_id).glob("*.json"):
-        receipt = json.loads(path.read_text())["receipt"]
-        assert receipt["request"]["received_at"].endswith("+00:00") and receipt["request"]["due_at"].endswith("+00:00")
-        body = path.read_text().lower()
+        document = path.read_text()
+        if path.name != "certificate.json":
+            receipt = json.loads(document)["receipt"]
+            assert receipt["request"]["received_at"].endswith("+00:00") and receipt["request"]["due_at"].endswith("+00:00")
         for needle in ("mika", "tanaka", "example.jp", "1111-2222", "11112222", "shibuya"):
-            assert needle not in body
+            assert needle not in document.lower()
+
+
+def test_the_ledger_refuses_to_rewrite_history(tmp_path, sqlite_url, side_url):
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    _erase(rt, request_id)
+    engine = rt.sessions.kw["bind"]
+    for statement in ("update ledger_entries set step = 'x'", "delete from ledger_entries", "delete from ledger_checkpoints"):
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))

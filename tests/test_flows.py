@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from connectors.base import ConnectorError
-from dsr.control.models import ActionRow, ReceiptRow, RequestRow, StatusEvent
+from dsr.control.models import ActionRow, LedgerEntry, RequestRow, StatusEvent
 from dsr.demo.estate import DEMO_CUSTOMER, build_estate
 from dsr.demo.objects import ATTACHMENTS, LOGS, TRANSCRIPTS, build_buckets
 from dsr.requests import COMPLETED, FAILED, RECEIVED, RequestError, Verification, create_request
@@ -30,8 +30,8 @@ from dsr.runtime import Runtime, runtime_for
 from dsr.subject import Identifier, IdentifierKind
 from flows.access import access_request
 from flows.erasure import erasure_request
-from receipts.receipt import check_directory
-from receipts.signing import key_id, load_public_key
+from receipts.note import Keyring
+from receipts.receipt import check
 
 pytestmark = pytest.mark.prefect
 
@@ -64,7 +64,7 @@ class Demo:
         identifiers = [Identifier.parse(IdentifierKind.EMAIL, DEMO_CUSTOMER.email), Identifier.parse(IdentifierKind.PHONE, DEMO_CUSTOMER.phone)]
         verification = Verification("photo ID and call-back", "privacy officer", dt.datetime.now(dt.UTC)) if verified else None
         with self.rt.sessions() as session:
-            row = create_request(session, self.rt.estate, self.rt.keys, kind=kind, identifiers=identifiers, channel="web",
+            row = create_request(session, self.rt.estate, kind=kind, identifiers=identifiers, channel="web",
                                  department="Support Desk", requested_by="clerk", verification=verification)
             session.commit()
             return row.id
@@ -113,20 +113,21 @@ class Demo:
                 "outcome": row.outcome,
                 "events": [(e.from_status, e.to_status) for e in session.query(StatusEvent).filter_by(request_id=request_id).order_by(StatusEvent.id)],
                 "actions": [(a.step, a.state, a.affected_count) for a in session.query(ActionRow).filter_by(request_id=request_id).order_by(ActionRow.id)],
-                "receipts": sorted(r.id for r in session.query(ReceiptRow).filter_by(request_id=request_id)),
+                "receipts": sorted(r.receipt_id for r in session.query(LedgerEntry).filter_by(request_id=request_id, kind="action")),
             }
 
     def receipt_files(self, request_id: str) -> list[Path]:
         return sorted((self.rt.receipts_dir / request_id).glob("*.json"))
 
     def check_receipts(self, request_id: str) -> list[dict]:
-        """Verify the request's receipts against the published public key; return their bodies."""
-        keys_dir = self.rt.receipts_dir / "keys"
-        pinned = {key_id(k): k for k in (load_public_key(p) for p in keys_dir.glob("*.pem"))}
-        assert list(pinned) == [key_id(self.rt.keys.signing_key.public_key())]
-        verdicts = check_directory(self.rt.receipts_dir / request_id, pinned)
+        """Verify the request's receipts against the published keyring; return the action receipts' bodies."""
+        keyring = Keyring.from_json((self.rt.receipts_dir / "keyring.json").read_bytes())
+        files = [p for p in self.receipt_files(request_id) if p.name != "certificate.json"]
+        verdicts = [check(p.name, p.read_bytes(), keyring) for p in files]
         assert verdicts and all(v.ok for v in verdicts), verdicts
-        return [json.loads(p.read_bytes())["receipt"] for p in self.receipt_files(request_id)]
+        bodies = [v.body for v in verdicts]
+        assert [b["kind"] for b in bodies].count("certificate") == 1
+        return [b for b in bodies if b["kind"] == "action"]
 
 
 @pytest.fixture
@@ -209,7 +210,7 @@ def test_access_flow_exports_only_the_subjects_data_and_seals_it(demo):
     assert sorted(r["action"]["step"] for r in receipts) == sorted(f"{p.replace('.', '/', 1)}/export" for p in DEMO_COLLECTIONS)
     assert {r["action"]["evidence"] for r in receipts} == {manifest_digest}
     assert {r["request"]["id"] for r in receipts} == {request_id}
-    assert {r["subject"]["commitment"] for r in receipts} == {row.subject_commitment}
+    assert {tuple(r["subject"]["commitments"]) for r in receipts} == {tuple(row.subject_commitments)}
     assert demo.control(request_id)["receipts"] == sorted(r["receipt_id"] for r in receipts)
 
 

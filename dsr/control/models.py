@@ -49,7 +49,8 @@ class RequestRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24), index=True)
     subject: Mapped[list | None] = mapped_column(JSON, nullable=True)
-    subject_commitment: Mapped[str] = mapped_column(String(80))
+    subject_commitments: Mapped[list] = mapped_column(JSON)
+    subject_salt: Mapped[str] = mapped_column(String(64))  # the commitments' opening; see receipts.commitment
     channel: Mapped[str] = mapped_column(String(40))
     department: Mapped[str] = mapped_column(String(80))
     verification_method: Mapped[str | None] = mapped_column(String(80), nullable=True)
@@ -107,13 +108,31 @@ class ActionRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
-class ReceiptRow(Base):
-    """A signed receipt, kept byte for byte as it was signed. Rows are only ever inserted."""
+class LedgerEntry(Base):
+    """One signed receipt in the append-only ledger (an RFC 6962 Merkle tree leaf).
 
-    __tablename__ = "receipts"
+    The application only ever inserts; the database refuses UPDATE and DELETE (see migration 0002).
+    """
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    __tablename__ = "ledger_entries"
+
+    index: Mapped[int] = mapped_column("idx", Integer, primary_key=True, autoincrement=False)
+    receipt_id: Mapped[str] = mapped_column(String(40), unique=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # action | certificate
     step: Mapped[str] = mapped_column(String(200))
-    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     document: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    appended_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class CheckpointRow(Base):
+    """A signed checkpoint (C2SP signed note) of the ledger at some size. Only ever inserted."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(Integer, index=True)
+    root: Mapped[str] = mapped_column(String(64))
+    note: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

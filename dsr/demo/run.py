@@ -11,6 +11,8 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -50,10 +52,10 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
     from dsr.cli import run_flow
     from dsr.control.models import ActionRow
     from dsr.erasure import discover_now
+    from dsr.ledger import export_bundle
     from dsr.requests import Verification, create_request
     from dsr.runtime import Runtime
-    from receipts.receipt import check_directory
-    from receipts.signing import key_id, load_public_key
+    from receipts.receipt import check
 
     console.rule("[bold]1. A fake HKT estate")
     counts = build_estate(workdir)
@@ -74,7 +76,7 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
 
     def new_request(kind: str) -> str:
         with rt.sessions() as session:
-            row = create_request(session, rt.estate, rt.keys, kind=kind, identifiers=identifiers, channel="web", department="Support Desk",
+            row = create_request(session, rt.estate, kind=kind, identifiers=identifiers, channel="web", department="Support Desk",
                                  requested_by=STAFF["intake"], verification=verification)
             session.commit()
             return row.id
@@ -121,15 +123,21 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
     console.print("Verification: discovery ran again after erasure; nothing that the plan did not retain was found.")
     _show_what_remains(workdir, endpoint, console)
 
-    console.rule("[bold]4. Receipts")
-    keys_dir = rt.receipts_dir / "keys"
-    pinned = {key_id(k): k for k in (load_public_key(p) for p in keys_dir.glob("*.pub.pem"))}
-    verdicts = check_directory(rt.receipts_dir, pinned)
+    console.rule("[bold]4. Receipts and the ledger")
+    verdicts = [check(str(p), p.read_bytes(), rt.keys.keyring) for p in sorted(rt.receipts_dir.glob("DSR-*/*.json")) if p.name != "certificate.json"]
     failed = [v for v in verdicts if not v.ok]
     console.print(f"{len(verdicts)} signed receipts in {rt.receipts_dir}; {len(verdicts) - len(failed)} verify, {len(failed)} fail.")
-    console.print(f"An auditor checks them with: hkt-dsr receipts verify {rt.receipts_dir} --keys {keys_dir}")
+    audit = workdir / "audit"
+    shutil.rmtree(audit, ignore_errors=True)
+    bundle = export_bundle(rt, audit)
+    console.print(f"Audit bundle: {audit} ({len(bundle.entries)} ledger entries, {len(bundle.checkpoints)} signed checkpoints, one certificate per request).")
+    keyring = rt.estate.resolve_path(rt.estate.settings.keyring_file)
+    command = [str(Path(sys.executable).with_name("hkt-dsr-verify")), "log", str(audit), "--keys", str(keyring)]
+    console.print(f"An auditor replays it offline: hkt-dsr-verify log {audit} --keys {keyring}")
+    replay = subprocess.run(command, capture_output=True, text=True)
+    console.print(replay.stdout.strip().splitlines()[-1] if replay.stdout.strip() else replay.stderr.strip(), highlight=False)
     rt.close()
-    return 1 if failed else 0
+    return 1 if failed or replay.returncode else 0
 
 
 def _show_what_remains(workdir: Path, endpoint: str, console: Console) -> None:

@@ -1,4 +1,4 @@
-"""Requests, status history, actions and receipts.
+"""Requests, status history and actions.
 
 Revision ID: 0001
 Revises:
@@ -22,7 +22,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("status", sa.String(24), nullable=False, index=True),
         sa.Column("subject", sa.JSON, nullable=True),
-        sa.Column("subject_commitment", sa.String(80), nullable=False),
+        sa.Column("subject_commitments", sa.JSON, nullable=False),
+        sa.Column("subject_salt", sa.String(64), nullable=False),
         sa.Column("channel", sa.String(40), nullable=False),
         sa.Column("department", sa.String(80), nullable=False),
         sa.Column("verification_method", sa.String(80), nullable=True),
@@ -64,16 +65,8 @@ def upgrade() -> None:
         sa.Column("finished_at", TZ, nullable=True),
         sa.UniqueConstraint("request_id", "step", name="uq_actions_request_step"),
     )
-    op.create_table(
-        "receipts",
-        sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("request_id", sa.String(40), sa.ForeignKey("requests.id"), nullable=False, index=True),
-        sa.Column("step", sa.String(200), nullable=False),
-        sa.Column("issued_at", TZ, nullable=False),
-        sa.Column("document", sa.LargeBinary, nullable=False),
-    )
 
 
 def downgrade() -> None:
-    for table in ("receipts", "actions", "request_events", "requests"):
+    for table in ("actions", "request_events", "requests"):
         op.drop_table(table)

@@ -1,0 +1,58 @@
+"""The receipt ledger in the control database: an append-only RFC 6962 Merkle log.
+
+Every signed receipt is a leaf; a signed checkpoint (C2SP signed note: origin, size, root) commits
+to the log after each request is sealed; the bundle export gives an auditor all of it to replay
+offline with `hkt-dsr-verify`. Rows are only ever inserted (the database refuses the rest).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dsr.control.models import CheckpointRow, LedgerEntry
+from dsr.runtime import Runtime
+from receipts.bundle import Bundle, write_bundle
+from receipts.merkle import MerkleTree, leaf_hash
+from receipts.note import Checkpoint
+
+
+def append(session: Session, request_id: str, receipt_id: str, kind: str, step: str, document: bytes) -> int:
+    """Add one signed receipt as the next leaf; returns its index. The caller commits."""
+    index = session.scalar(select(func.coalesce(func.max(LedgerEntry.index) + 1, 0)))
+    session.add(LedgerEntry(index=index, receipt_id=receipt_id, request_id=request_id, kind=kind, step=step,
+                            document=document, leaf_hash=leaf_hash(document).hex()))
+    session.flush()  # a concurrent writer taking the same index fails here, not silently
+    return int(index)  # type: ignore[arg-type]
+
+
+def tree(session: Session) -> MerkleTree:
+    hashes = session.scalars(select(LedgerEntry.leaf_hash).order_by(LedgerEntry.index))
+    return MerkleTree.from_leaf_hashes(bytes.fromhex(h) for h in hashes)
+
+
+def sign_checkpoint(rt: Runtime, session: Session) -> tuple[Checkpoint, bytes]:
+    """Sign and store a checkpoint of the whole log as it is now."""
+    merkle = tree(session)
+    checkpoint = Checkpoint(rt.estate.settings.ledger_origin, merkle.size, merkle.root())
+    note = checkpoint.sign(rt.keys.key_name, rt.keys.signing_key)
+    session.add(CheckpointRow(size=checkpoint.size, root=checkpoint.root.hex(), note=note))
+    return checkpoint, note
+
+
+def inclusion(session: Session, index: int, size: int) -> list[str]:
+    return [h.hex() for h in tree(session).inclusion_proof(index, size)]
+
+
+def export_bundle(rt: Runtime, directory: Path) -> Bundle:
+    """Everything an auditor replays: entries, every checkpoint, certificates' proofs, the keyring."""
+    with rt.sessions() as session:
+        entries = list(session.scalars(select(LedgerEntry.document).order_by(LedgerEntry.index)))
+        checkpoints = {f"{row.size}.note": row.note for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))}
+    certificates = {path.parent.name: json.loads(path.read_text()) for path in sorted(rt.receipts_dir.glob("*/certificate.json"))}
+    bundle = Bundle(entries, checkpoints, rt.keys.keyring, certificates)
+    write_bundle(directory, bundle)
+    return bundle
