@@ -128,19 +128,19 @@ class S3Connector:
             for key, _versions in groupby(sorted(step.keys), key=lambda k: k[0]):
                 try:
                     if step.operation == "delete_object_all_versions":
-                        self._delete_versions(objects, key, keep=None)
+                        changed = self._delete_versions(objects, key, keep=None) > 0
                     elif step.operation == "rewrite_object":
-                        self._rewrite(objects, key, context)
+                        changed = self._rewrite(objects, key, context)
                     else:
                         raise ConnectorError(f"system {self.system!r}: {step.operation} does not apply to objects")
-                    affected += 1
+                    affected += changed  # a rerun on objects already gone counts nothing
                 except _Refused as exc:
                     refused.append(str(exc))
             results.append(AppliedStep(affected, tuple(refused)))
         return results
 
-    def _delete_versions(self, objects: ObjectsConfig, key: str, keep: str | None) -> None:
-        """Delete every version and delete marker of exactly this key, except `keep`."""
+    def _delete_versions(self, objects: ObjectsConfig, key: str, keep: str | None) -> int:
+        """Delete every version and delete marker of exactly this key, except `keep`; returns how many."""
         doomed = [(k, v) for k, v, _ in self._versions(objects, prefix=key) if k == key and v != keep]
         for k, version in doomed:
             args = {"Bucket": objects.bucket, "Key": k}
@@ -153,14 +153,25 @@ class S3Connector:
                 raise _Refused(f"object version refused deletion ({code}: Object Lock, legal hold or permissions)") from None
             except BotoCoreError as exc:
                 raise self._fail(f"deleting an object of {objects.bucket}", exc) from None
+        return len(doomed)
 
-    def _rewrite(self, objects: ObjectsConfig, key: str, context: ApplyContext) -> None:
-        """Write a redacted copy of the current version, then purge every older version."""
+    def _rewrite(self, objects: ObjectsConfig, key: str, context: ApplyContext) -> bool:
+        """Write a redacted copy of the current version, then purge every older version.
+
+        When the current version is a delete marker, nothing current is left to keep: every
+        version (the old ones still hold the subject) is purged instead."""
         if context.redact is None:
             raise ConnectorError("rewrite_object needs a redactor")
-        head = self.client.head_object(Bucket=objects.bucket, Key=key)
+        try:
+            head = self.client.head_object(Bucket=objects.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return self._delete_versions(objects, key, keep=None) > 0
+            raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
+        except BotoCoreError as exc:
+            raise self._fail(f"rewriting an object of {objects.bucket}", exc) from None
         version = head.get("VersionId") or NULL_VERSION
-        magic = self._body(objects, key, version, byte_range="bytes=0-1").read()
+        magic = self._body(objects, key, version, byte_range="bytes=0-1").read() if head.get("ContentLength") else b""
         body = self._body(objects, key, version)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as redacted:
             try:
@@ -175,6 +186,7 @@ class S3Connector:
             except ClientError as exc:
                 raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
         self._delete_versions(objects, key, keep=put.get("VersionId") or NULL_VERSION)
+        return True
 
     # ----------------------------------------------------------------- structure
 
