@@ -35,16 +35,40 @@ def offline_tldextract() -> None:
 
 
 class _ThresholdedAnalyzer:
-    """An AnalyzerEngine whose results are filtered by per-entity thresholds from the config."""
+    """Presidio's AnalyzerEngine, with per-entity thresholds from the config and two fast paths.
+
+    Confirming one candidate does not need Presidio's whole pipeline: an email or a phone number is
+    confirmed by the pattern recognizers alone (no spaCy), a name by spaCy's named-entity step alone.
+    """
 
     def __init__(self, engine: Any, config: ScannerConfig):
         self.engine = engine
         self.config = config
+        nlp = engine.nlp_engine.nlp[config.nlp.language]
+        self._ner = nlp
+        self._ner_off = [name for name in nlp.pipe_names if name not in ("tok2vec", "ner")]
 
-    def analyze(self, text: str, language: str, entities: list[str] | None = None) -> list[Any]:
-        results = self.engine.analyze(text=text, language=language, entities=entities)
+    def _threshold(self, results: list[Any]) -> list[Any]:
         thresholds = self.config.entity_thresholds
         return [r for r in results if r.score >= thresholds.get(r.entity_type, self.config.default_threshold)]
+
+    def analyze(self, text: str, language: str, entities: list[str] | None = None) -> list[Any]:
+        """The full analysis (every recognizer, spaCy included)."""
+        return self._threshold(self.engine.analyze(text=text, language=language, entities=entities))
+
+    def analyze_patterns(self, text: str, entities: list[str]) -> list[Any]:
+        """Only the recognizers that need no NLP (patterns, phone numbers, check digits)."""
+        results: list[Any] = []
+        for recognizer in self.engine.registry.get_recognizers(language=self.config.nlp.language, entities=entities):
+            if "Spacy" in type(recognizer).__name__:
+                continue
+            results.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.entity_type in entities)
+        return self._threshold(results)
+
+    def persons(self, text: str) -> list[tuple[int, int]]:
+        """Character spans spaCy's named-entity step tags as people."""
+        doc = self._ner(text, disable=self._ner_off)
+        return [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("PERSON", "PER")]
 
 
 class LazyAnalyzer:
@@ -55,6 +79,12 @@ class LazyAnalyzer:
 
     def analyze(self, text: str, language: str, entities: list[str] | None = None) -> list[Any]:
         return build_analyzer(self.config).analyze(text=text, language=language, entities=entities)
+
+    def analyze_patterns(self, text: str, entities: list[str]) -> list[Any]:
+        return build_analyzer(self.config).analyze_patterns(text, entities)
+
+    def persons(self, text: str) -> list[tuple[int, int]]:
+        return build_analyzer(self.config).persons(text)
 
 
 def build_analyzer(config: ScannerConfig) -> _ThresholdedAnalyzer:

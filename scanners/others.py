@@ -17,6 +17,7 @@ def mask_other_people(text: str, matcher: SubjectMatcher) -> str:
     """The text with every personal entity masked except the subject's own mentions."""
     if not text or matcher.analyzer is None:
         return text
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates would stop spaCy
     own = [(h.start, h.end) for h in matcher.find(text)]
     found = matcher.analyzer.analyze(text=text, language="en", entities=OTHER_PEOPLE_ENTITIES)  # type: ignore[attr-defined]
     spans: list[tuple[int, int]] = []

