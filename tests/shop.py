@@ -196,6 +196,7 @@ def write_config(root: Path, systems: dict[str, str], datasets: list[dict[str, A
         yaml.dump({
             "control_db": f"sqlite:///{root / 'control.db'}",
             "signing_key_file": str(root / "keys" / "signing.pem"),
+            "keyring_file": str(root / "keys" / "keyring.json"),
             "hmac_key_file": str(root / "keys" / "hmac.key"),
             "export_dir": str(root / "exports"),
             "receipts_dir": str(root / "receipts"),
