@@ -203,6 +203,20 @@ def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
             console.print(actions)
 
 
+@request_app.command("opening")
+def request_opening(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """The opening (salt) of a request's subject commitments, for the person or an auditor who must
+    check which receipts concern them (`hkt-dsr-verify subject`). Give it to them alone."""
+    from dsr.requests import RequestError, get_request
+
+    rt = _runtime(config)
+    with rt.sessions() as session:
+        try:
+            print(get_request(session, request_id).subject_salt)
+        except RequestError as exc:
+            raise _fail(str(exc)) from None
+
+
 # ------------------------------------------------------------------ running
 
 

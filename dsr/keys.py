@@ -92,12 +92,15 @@ def rotate(signing_path: Path, keyring_path: Path) -> str:
     old = _window_of(keyring, old_key)
     if old is None:
         raise ValueError(f"the signing key {signing_path} is not in the keyring {keyring_path}")
+    # Windows are kept to whole seconds: the old one closes at the end of this second, the new one
+    # opens at its start, so a receipt signed in the same second is inside its key's window.
     now = _now()
+    closes = now + dt.timedelta(seconds=1)
     signing_path.rename(signing_path.with_name(f"signing-{old.name}.pem"))
     new_key = generate_key(signing_path)
     name = new_key_name()
     if name == old.name:
         name += "b"
-    windows = [KeyWindow(w.name, w.public_key, w.not_before, now if w is old else w.not_after) for w in keyring.windows]
+    windows = [KeyWindow(w.name, w.public_key, w.not_before, closes if w is old else w.not_after) for w in keyring.windows]
     keyring_path.write_bytes(Keyring([*windows, KeyWindow(name, new_key.public_key(), now)]).to_json())
     return name

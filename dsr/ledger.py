@@ -51,7 +51,8 @@ def export_bundle(rt: Runtime, directory: Path) -> Bundle:
     """Everything an auditor replays: entries, every checkpoint, certificates' proofs, the keyring."""
     with rt.sessions() as session:
         entries = list(session.scalars(select(LedgerEntry.document).order_by(LedgerEntry.index)))
-        checkpoints = {f"{row.size}.note": row.note for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))}
+        # One file per signed checkpoint, never overwritten: two of one size would be evidence of a fork.
+        checkpoints = {f"{row.size}-{row.id}.note": row.note for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))}
     certificates = {path.parent.name: json.loads(path.read_text()) for path in sorted(rt.receipts_dir.glob("*/certificate.json"))}
     bundle = Bundle(entries, checkpoints, rt.keys.keyring, certificates)
     write_bundle(directory, bundle)

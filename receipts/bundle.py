@@ -3,10 +3,12 @@
     BUNDLE/
       entries.jsonl              every ledger entry in index order, one per line: the signed receipt
                                  exactly as it was hashed (RFC 8785 canonical JSON); leaf i is line i
-      checkpoints/<size>.note    every signed checkpoint (C2SP signed note: origin, size, root)
+      checkpoints/<size>-<n>.note  every signed checkpoint (C2SP signed note: origin, size, root)
       certificates/<request>.json  per request: the certificate's ledger index, its inclusion proof
                                  (hex hashes) and the checkpoint note the proof is against
       keyring.json               the public keys and their validity windows (pin your own copy!)
+
+Reading and checking a bundle is the verifier's job: receipts.audit.load_bundle.
 """
 
 from __future__ import annotations
@@ -43,17 +45,3 @@ def write_bundle(directory: Path, bundle: Bundle) -> None:
         (directory / CERTIFICATES / f"{request_id}.json").write_text(json.dumps(certificate, indent=2) + "\n")
     if bundle.keyring is not None:
         (directory / KEYRING).write_bytes(bundle.keyring.to_json())
-
-
-def read_bundle(directory: Path) -> Bundle:
-    """Read a bundle as it is on disk; checking it is the verifier's job (receipts.audit)."""
-    if not (directory / ENTRIES).is_file():
-        raise FileNotFoundError(f"{directory}: no {ENTRIES}; not an audit bundle")
-    raw = (directory / ENTRIES).read_bytes()
-    entries = raw.split(b"\n")
-    if entries and entries[-1] == b"":
-        entries.pop()
-    checkpoints = {p.name: p.read_bytes() for p in sorted((directory / CHECKPOINTS).glob("*.note"))} if (directory / CHECKPOINTS).is_dir() else {}
-    certificates = {p.stem: json.loads(p.read_text()) for p in sorted((directory / CERTIFICATES).glob("*.json"))} if (directory / CERTIFICATES).is_dir() else {}
-    keyring = Keyring.from_json((directory / KEYRING).read_bytes()) if (directory / KEYRING).is_file() else None
-    return Bundle(entries, checkpoints, keyring, certificates)

@@ -33,8 +33,14 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_strict(data: bytes) -> Any:
     """Parse JSON, rejecting duplicate keys (a classic way to show a verifier one thing and a reader another)."""
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates)
+        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except NonCanonicalJSON:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise NonCanonicalJSON(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise NonCanonicalJSON("not JSON: nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise NonCanonicalJSON(f"{name} is not JSON (RFC 8259) and has no canonical form")

@@ -58,7 +58,11 @@ def check(name: str, data: bytes, keyring: Keyring, origin: str | None = None) -
         return Verdict(name, False, "not a receipt envelope (expected exactly 'receipt' and 'signature')")
     body, signature = envelope["receipt"], envelope["signature"]
     receipt_id = str(body.get("receipt_id", "")) if isinstance(body, dict) else ""
-    if canonical(envelope) != data.rstrip(b"\n"):
+    try:
+        canonical_bytes = canonical(envelope)
+    except (ValueError, RecursionError):  # rfc8785 refuses e.g. integers beyond 2**53
+        return Verdict(name, False, "has no RFC 8785 canonical form (number out of range or too deep)", receipt_id)
+    if canonical_bytes != data.rstrip(b"\n"):
         return Verdict(name, False, "bytes are not RFC 8785 canonical JSON", receipt_id)
     if not isinstance(body, dict) or body.get("schema") != SCHEMA:
         return Verdict(name, False, f"unknown schema (expected {SCHEMA})", receipt_id)

@@ -11,6 +11,10 @@ from ruamel.yaml import YAML
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, insert, update
 
 from connectors.sql import enable_sqlite_foreign_keys
+from dsr import fulfilment
+from dsr.erasure import PostCheck, discover_now, execute_system, make_plan, verify_erasure
+from dsr.runtime import Runtime
+from dsr.sealing import Outcome, seal_request
 
 SUBJECT = {"email": "Mika.Tanaka@Example.jp", "phone": "+81 90-1111-2222"}
 #: Somebody else's ticket that mentions the subject in its free text.
@@ -209,3 +213,14 @@ def write_config(root: Path, systems: dict[str, str], datasets: list[dict[str, A
     with (config / "policies.yaml").open("w") as f:
         yaml.dump(policy or POLICY, f)
     return config
+
+
+def erase_without_prefect(rt: Runtime, request_id: str) -> list[PostCheck]:
+    """The erasure flow's steps as plain function calls, for tests that are not about Prefect."""
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    for system in plan.systems():
+        execute_system(rt, request_id, plan, system)
+    checks = verify_erasure(rt, request_id, plan)
+    seal_request(rt, request_id, {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}, "test run")
+    return checks

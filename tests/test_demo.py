@@ -24,6 +24,16 @@ def test_demo_runs_end_to_end_and_says_what_happened(tmp_path: Path) -> None:
         assert expected in out
     verified = re.search(r"(\d+) signed receipts in .*; (\d+) verify, (\d+) fail", out)
     assert verified and verified.group(1) == verified.group(2) and verified.group(3) == "0" and int(verified.group(1)) > 10
+    # The audit bundle replays cleanly, and nothing the auditor receives names the customer.
+    assert "Audit bundle:" in out and re.search(r"\b(\d+) passed, 0 failed", out.splitlines()[-1] if out.splitlines() else "")
+    audit = workdir / "audit"
+    published = [*audit.rglob("*"), *(workdir / "receipts").rglob("*")]
+    assert (audit / "entries.jsonl").stat().st_size > 0 and list((audit / "checkpoints").glob("*.note"))
+    identifiers = ("taro.yamada@example.jp", "yamada", "山田", "太郎", "1234-5678", "12345678", "1234 5678", "hkt-0000042")
+    for path in (p for p in published if p.is_file()):
+        content = path.read_bytes().decode("utf-8", "replace").lower()
+        for identifier in identifiers:
+            assert identifier not in content, (path.name, identifier)
     engine = create_engine(f"sqlite:///{workdir / 'marketing.db'}")
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from mailing_list where lower(email) = 'taro.yamada@example.jp'")).scalar_one() == 0

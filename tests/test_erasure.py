@@ -17,7 +17,6 @@ from dsr.erasure import discover_now, execute_system, make_plan, verify_erasure
 from dsr.plan import PlanError
 from dsr.requests import FAILED, Verification, create_request, get_request
 from dsr.runtime import Runtime
-from dsr.sealing import Outcome, seal_request
 from dsr.subject import Identifier, IdentifierKind
 from receipts.receipt import check
 from tests import shop
@@ -44,15 +43,6 @@ def _estate(tmp_path: Path, main_url: str, side_url: str, policy: dict | None = 
         return rt, row.id
 
 
-def _erase(rt: Runtime, request_id: str) -> list:
-    """The erasure flow's steps, without Prefect."""
-    fulfilment.begin(rt, request_id, "erase")
-    plan = make_plan(rt, request_id, discover_now(rt, request_id))
-    for system in plan.systems():
-        execute_system(rt, request_id, plan, system)
-    checks = verify_erasure(rt, request_id, plan)
-    seal_request(rt, request_id, {c.step: Outcome("passed" if c.passed else "failed") for c in checks}, "test")
-    return checks
 
 
 @pytest.fixture
@@ -73,7 +63,7 @@ def test_discovery_follows_references_across_tables_and_systems(tmp_path, sql_ur
 
 def test_erasure_is_foreign_key_safe_and_leaves_others_alone(tmp_path, sql_url, side_url):
     rt, request_id = _estate(tmp_path, sql_url, side_url)
-    checks = _erase(rt, request_id)
+    checks = shop.erase_without_prefect(rt, request_id)
     assert all(c.passed for c in checks), checks
 
     assert _rows(sql_url, "select id from customers order by id") == [(2,), (3,)]
@@ -93,7 +83,7 @@ def test_free_text_mentions_are_redacted_leaving_the_rest(tmp_path, sql_url):
     found = discover_now(rt, request_id)
     (mention,) = found.mentions("side", "tickets")
     assert (mention.key, mention.field, mention.how) == ((4,), "notes", "text:email,phone")
-    assert all(c.passed for c in _erase(rt, request_id))
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
     assert _rows(sql_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
     assert _rows(sql_url, "select notes from tickets where id = 3") == [("Namesake's ticket.",)]
     with rt.sessions() as session:
@@ -121,7 +111,7 @@ def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_ur
 
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
     rt, request_id = _estate(tmp_path, postgres_url, mariadb_url)
-    assert all(c.passed for c in _erase(rt, request_id))
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
     assert _rows(mariadb_url, "select id from tickets order by id") == [(3,), (4,)]
     assert _rows(mariadb_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
     assert _rows(postgres_url, "select id from customers order by id") == [(2,), (3,)]
@@ -154,7 +144,7 @@ def test_crash_between_commit_and_bookkeeping_then_rerun(tmp_path, sqlite_url, s
 
     # Rerun the whole request: nothing is repeated (pseudonyms are not re-hashed), nothing skipped.
     (before,) = _rows(sqlite_url, "select billing_name from invoices where id = 1000")
-    checks = _erase(rt, request_id)
+    checks = shop.erase_without_prefect(rt, request_id)
     assert all(c.passed for c in checks)
     assert _rows(sqlite_url, "select billing_name from invoices where id = 1000") == [before]
     with rt.sessions() as session:
@@ -213,7 +203,7 @@ def test_retaining_a_child_with_a_not_null_key_to_a_deleted_parent_is_refused_at
 
 def test_receipts_verify_and_hold_no_personal_data(tmp_path, sqlite_url, side_url):
     rt, request_id = _estate(tmp_path, sqlite_url, side_url)
-    _erase(rt, request_id)
+    shop.erase_without_prefect(rt, request_id)
     files = sorted(p for p in (rt.receipts_dir / request_id).glob("*.json") if p.name != "certificate.json")
     verdicts = [check(p.name, p.read_bytes(), rt.keys.keyring, rt.estate.settings.ledger_origin) for p in files]
     assert verdicts and all(v.ok for v in verdicts), verdicts
@@ -230,7 +220,7 @@ def test_receipts_verify_and_hold_no_personal_data(tmp_path, sqlite_url, side_ur
 
 def test_the_ledger_refuses_to_rewrite_history(tmp_path, sqlite_url, side_url):
     rt, request_id = _estate(tmp_path, sqlite_url, side_url)
-    _erase(rt, request_id)
+    shop.erase_without_prefect(rt, request_id)
     engine = rt.sessions.kw["bind"]
     for statement in ("update ledger_entries set step = 'x'", "delete from ledger_entries", "delete from ledger_checkpoints"):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:

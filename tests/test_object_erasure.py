@@ -14,12 +14,10 @@ import boto3
 import pytest
 from ruamel.yaml import YAML
 
-from dsr import fulfilment
 from dsr.control.models import ActionRow
-from dsr.erasure import discover_now, execute_system, make_plan, verify_erasure
+from dsr.erasure import discover_now
 from dsr.requests import Verification, create_request
 from dsr.runtime import Runtime
-from dsr.sealing import Outcome, seal_request
 from dsr.subject import Identifier, IdentifierKind
 from tests import shop
 
@@ -58,14 +56,6 @@ def _request(rt: Runtime) -> str:
         return row.id
 
 
-def _erase(rt: Runtime, request_id: str) -> list:
-    fulfilment.begin(rt, request_id, "erase")
-    plan = make_plan(rt, request_id, discover_now(rt, request_id))
-    for system in plan.systems():
-        execute_system(rt, request_id, plan, system)
-    checks = verify_erasure(rt, request_id, plan)
-    seal_request(rt, request_id, {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}, "test")
-    return checks
 
 
 def _fill(s3, locked: bool = False) -> None:  # noqa: ANN001
@@ -90,7 +80,7 @@ def test_objects_are_erased_in_every_version_and_logs_rewritten(tmp_path, s3_end
     request_id = _request(rt)
     found = discover_now(rt, request_id)
     assert {(f.collection, f.key[0]) for f in found.mentions("storage")} == {("attachments", "t/1/note.txt"), ("logs", "2025-07-01.log")}
-    assert all(c.passed for c in _erase(rt, request_id))
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
 
     versions = s3.list_object_versions(Bucket="attachments", Prefix="t/1/")
     assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == []  # not hidden: gone
@@ -107,7 +97,7 @@ def test_object_lock_refusal_is_a_failed_item_never_a_success(tmp_path, s3_endpo
     _fill(s3, locked=True)
     rt = _estate(tmp_path, s3_endpoint, sqlite_url)
     request_id = _request(rt)
-    checks = _erase(rt, request_id)
+    checks = shop.erase_without_prefect(rt, request_id)
     failed = [c for c in checks if not c.passed]
     assert [c.step for c in failed] == ["storage/attachments/delete_object_all_versions"]
     assert "Object Lock" in failed[0].detail and SUBJECT_EMAIL not in failed[0].detail
@@ -128,7 +118,7 @@ def test_kept_objects_are_rewritten_and_retained_objects_left(tmp_path, s3_endpo
     _fill(s3)
     rt = _estate(tmp_path, s3_endpoint, sqlite_url, attachments_rule=rule)
     request_id = _request(rt)
-    assert all(c.passed for c in _erase(rt, request_id))
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
     remaining = s3.list_object_versions(Bucket="attachments", Prefix="t/1/")["Versions"]
     bodies = [s3.get_object(Bucket="attachments", Key="t/1/note.txt", VersionId=v["VersionId"])["Body"].read() for v in remaining]
     if rule["action"] == "keep":  # rewritten: one clean version, the old one holding the mention purged
