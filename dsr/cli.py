@@ -23,7 +23,11 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Describe systems' data.")
 receipts_app = typer.Typer(no_args_is_help=True, help="Check signed receipts.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create and rotate the HMAC and signing keys.")
 ledger_app = typer.Typer(no_args_is_help=True, help="The append-only receipt ledger.")
-for sub, name in ((config_app, "config"), (request_app, "request"), (datasets_app, "datasets"), (receipts_app, "receipts"), (keys_app, "keys"), (ledger_app, "ledger")):
+hold_app = typer.Typer(no_args_is_help=True, help="Legal holds: data that must be kept (court or police orders, retention duties).")
+for sub, name in (
+    (config_app, "config"), (request_app, "request"), (datasets_app, "datasets"), (receipts_app, "receipts"),
+    (keys_app, "keys"), (ledger_app, "ledger"), (hold_app, "hold"),
+):
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -215,6 +219,72 @@ def request_opening(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None
             print(get_request(session, request_id).subject_salt)
         except RequestError as exc:
             raise _fail(str(exc)) from None
+
+
+# ------------------------------------------------------------------ legal holds
+
+
+@hold_app.command("add")
+def hold_add(
+    basis: Annotated[str, typer.Option("--basis", help="The legal basis: order, authority, reference.")],
+    by: Annotated[str, typer.Option("--by", help="Who places the hold.")],
+    email: Annotated[list[str] | None, typer.Option(help="Hold this subject's data (repeatable).")] = None,
+    phone: Annotated[list[str] | None, typer.Option(help="Hold this subject's data (repeatable).")] = None,
+    customer_id: Annotated[list[str] | None, typer.Option("--customer-id", help="Hold this subject's data.")] = None,
+    system: Annotated[str | None, typer.Option(help="Hold (the subject's data in) this system.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Only this collection of --system.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day of the hold (YYYY-MM-DD); open-ended if omitted.")] = None,
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Place a legal hold; prints its number. Erasure then retains what it covers, with this basis."""
+    from dsr.holds import HoldError, add_hold
+
+    raw = [(IdentifierKind.EMAIL, v) for v in email or []] + [(IdentifierKind.PHONE, v) for v in phone or []]
+    raw += [(IdentifierKind.CUSTOMER_ID, v) for v in customer_id or []]
+    rt = _runtime(config)
+    try:
+        identifiers = [Identifier.parse(kind, value) for kind, value in raw]
+        last_day = dt.date.fromisoformat(until) if until else None
+        with rt.sessions() as session:
+            row = add_hold(session, rt.estate, rt.keys, legal_basis=basis, placed_by=by, identifiers=identifiers,
+                           system=system, collection=collection, until=last_day)
+            session.commit()
+    except (HoldError, IdentifierError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    print(row.id)
+
+
+@hold_app.command("list")
+def hold_list(all_holds: bool = typer.Option(False, "--all", help="Include released holds."), config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Holds with what they cover (a subject is shown as 'a subject', never by identifier)."""
+    from dsr.control.models import LegalHoldRow
+
+    rt = _runtime(config)
+    table = Table("#", "covers", "legal basis", "until", "placed", "released")
+    with rt.sessions() as session:
+        for row in session.query(LegalHoldRow).order_by(LegalHoldRow.id):
+            if row.released_at and not all_holds:
+                continue
+            where = ".".join(p for p in (row.system, row.collection) if p) or "every system"
+            covers = f"a subject's data in {where}" if row.subject_macs else f"all data in {where}"
+            released = f"{row.released_at:%Y-%m-%d} by {row.released_by}" if row.released_at else "-"
+            table.add_row(str(row.id), covers, row.legal_basis, str(row.until or "-"), f"{row.placed_at:%Y-%m-%d} by {row.placed_by}", released)
+    console.print(table)
+
+
+@hold_app.command("release")
+def hold_release(hold_id: int, by: Annotated[str, typer.Option("--by", help="Who releases it.")], config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Release a hold (kept on record, with who and when)."""
+    from dsr.holds import HoldError, release_hold
+
+    rt = _runtime(config)
+    try:
+        with rt.sessions() as session:
+            release_hold(session, hold_id, by)
+            session.commit()
+    except HoldError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"hold #{hold_id} released")
 
 
 # ------------------------------------------------------------------ running

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
+from dsr.holds import active_holds
 from dsr.plan import ErasurePlan, PlanStep, plan_erasure
 from dsr.requests import get_request, subject_of
 from dsr.runtime import Runtime
@@ -62,7 +63,8 @@ def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan
         if request.plan is not None:
             return ErasurePlan.from_json(request.plan)
         foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
-        plan = plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys)
+        holds = active_holds(session, rt.keys, subject_of(request))
+        plan = plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys, holds)
         request.plan = plan.to_json()
         session.commit()
         return plan

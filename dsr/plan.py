@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from graphlib import CycleError, TopologicalSorter
 
@@ -24,6 +25,25 @@ from receipts.canonical import digest
 
 RECORD_PRECEDENCE = ("retain", "keep", "delete_record")
 FIELD_PRECEDENCE = ("null_field", "mask", "pseudonymize", "keep")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold as planning sees it: what it covers (everything of the subject when system is
+    None; a system, or one of its collections) and why. Held data is retained, untouched."""
+
+    id: int
+    legal_basis: str
+    until: str | None = None
+    system: str | None = None
+    collection: str | None = None
+
+    def covers(self, system: str, collection: str) -> bool:
+        return self.system in (None, system) and self.collection in (None, collection)
+
+    @property
+    def rule(self) -> str:
+        return f"legal hold #{self.id}"
 
 
 class PlanError(ValueError):
@@ -109,15 +129,22 @@ def plan_erasure(
     received_at: dt.datetime,
     discovery: Discovery,
     foreign_keys: dict[str, list[ForeignKey]],
+    holds: Sequence[Hold] = (),
 ) -> ErasurePlan:
-    """Decide every step. `foreign_keys` are the constraints each system enforces (from its connector)."""
+    """Decide every step. `foreign_keys` are the constraints each system enforces (from its connector);
+    `holds` (court or police orders, by due legal process) retain what they cover, untouched."""
     counts = discovery.counts()
+    held = _held_collections(discovery, holds)
     record_action: dict[tuple[str, str], str] = {}
     record_rule: dict[tuple[str, str], str] = {}
     kept_steps: list[PlanStep] = []
     for path, count in counts.items():
         system, collection = path.split(".", 1)
         coll = estate.collection(system, collection)
+        if (hold := held.get((system, collection))) is not None:
+            record_action[(system, collection)] = "retain"
+            kept_steps.append(PlanStep(system, collection, "retain", (), count, hold.rule, hold.legal_basis, hold.until))
+            continue
         rule_name, rule = _record_rule(estate, coll.categories)
         record_action[(system, collection)] = rule.action
         record_rule[(system, collection)] = rule_name
@@ -138,7 +165,7 @@ def plan_erasure(
     deleted = {k for k, a in record_action.items() if a == "delete_record"}
     unlinks = _unlink_steps(estate, discovery, foreign_keys, record_action, deleted)
     delete_steps, cycle_unlinks = _ordered_deletes(foreign_keys, deleted, counts, record_rule)
-    text_steps = _text_steps(estate, discovery, deleted, received_at.date())
+    text_steps = _text_steps(estate, discovery, deleted, received_at.date(), held)
 
     steps = kept_steps + text_steps + unlinks + cycle_unlinks + delete_steps
     order = _system_order(estate, {s.system for s in steps})
@@ -150,7 +177,13 @@ Collection = tuple[str, str]
 OBJECT_OPERATION = {"delete_record": "delete_object_all_versions", "keep": "rewrite_object", "retain": "retain"}
 
 
-def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], received: dt.date) -> list[PlanStep]:
+def _held_collections(discovery: Discovery, holds: Sequence[Hold]) -> dict[Collection, Hold]:
+    """Each collection holding the subject's data or mentions that a hold covers, with that hold."""
+    found = {(f.system, f.collection) for f in discovery.findings if f.relation in ("owned", "mention")}
+    return {c: hold for c in sorted(found) for hold in holds if hold.covers(*c)}
+
+
+def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], received: dt.date, held: dict[Collection, Hold]) -> list[PlanStep]:
     """Mentions in free text and objects. A mention inside a record that is deleted anyway needs nothing;
     elsewhere (other people's tickets, kept records) only the subject's spans are redacted. Objects
     follow their collection's record rule: deleted (every version), rewritten redacted, or retained."""
@@ -161,6 +194,11 @@ def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], 
         by_collection[(f.system, f.collection)].append(f)
     for (system, collection), found in sorted(by_collection.items()):
         coll = estate.collection(system, collection)
+        if (hold := held.get((system, collection))) is not None:
+            if coll.objects is not None or (system, collection) not in {(f.system, f.collection) for f in discovery.owned()}:
+                count = len({f.key for f in found})
+                steps.append(PlanStep(system, collection, "retain", (), count, hold.rule, hold.legal_basis, hold.until))
+            continue
         if coll.objects is None:
             rows = {f.key for f in found if (system, collection, f.key) not in owned_deleted}
             if rows:

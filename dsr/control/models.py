@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -136,3 +136,21 @@ class CheckpointRow(Base):
     root: Mapped[str] = mapped_column(String(64))
     note: Mapped[bytes] = mapped_column(LargeBinary)
     signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LegalHoldRow(Base):
+    """A legal hold (court or police order by due legal process, a retention duty): what it covers,
+    why, who placed and released it. A subject hold names the person only by keyed HMACs."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    subject_macs: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: covers everyone's data there
+    system: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    collection: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    placed_by: Mapped[str] = mapped_column(String(80))
+    placed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
