@@ -71,7 +71,7 @@ class TextMatcher(Protocol):
     def like_fragments(self) -> list[str]: ...
 
 
-Operation = Literal["delete_record", "null_field", "mask", "pseudonymize", "redact", "delete_object_all_versions", "rewrite_object"]
+Operation = Literal["delete_record", "null_field", "mask", "pseudonymize", "redact", "rectify", "delete_object_all_versions", "rewrite_object"]
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,12 @@ class Step:
 class ApplyContext:
     """What mutating steps need from the orchestrator. `pseudonym` maps a stored value to its keyed
     pseudonym (prefixed with PSEUDONYM_PREFIX, so that a rerun recognises a value it already replaced);
-    `redact` replaces the subject's mentions in a text and says how many it replaced."""
+    `redact` replaces the subject's mentions in a text and says how many it replaced; `correct` gives
+    the new value for a stored value that is a spelling of a corrected identifier."""
 
     pseudonym: Callable[[str], str]
     redact: Callable[[str], tuple[str, int]] | None = None
+    correct: Callable[[str], str | None] | None = None  # rectify: the corrected value, or None to leave it
     mask_text: str = MASK_TEXT
 
 

@@ -215,12 +215,12 @@ class SqlConnector:
         if step.operation == "mask":
             values = {f: _masked(table.c[f], context.mask_text) for f in step.fields}
             return conn.execute(update(table).where(where).values(values)).rowcount
-        if step.operation in ("pseudonymize", "redact"):
+        if step.operation in ("pseudonymize", "redact", "rectify"):
             return self._rewrite_values(conn, table, step, keys, context)
         raise ConnectorError(f"system {self.system!r}: unknown operation {step.operation!r}")
 
     def _rewrite_values(self, conn: Connection, table: Table, step: Step, keys: list[Key], context: ApplyContext) -> int:
-        """Read-modify-write of text values, inside the transaction: pseudonyms and redactions."""
+        """Read-modify-write of text values, inside the transaction: pseudonyms, redactions, corrections."""
         key_columns = self._key_columns(step.collection)
         query = select(*key_columns, *(table.c[f] for f in step.fields)).where(self._key_filter(step.collection, keys))
         if self.engine.dialect.name != "sqlite":
@@ -238,6 +238,10 @@ class SqlConnector:
                     redacted, count = context.redact(str(value))
                     if count:
                         values[f] = redacted
+                elif step.operation == "rectify" and context.correct is not None:
+                    corrected = context.correct(str(value))
+                    if corrected is not None and corrected != value:
+                        values[f] = corrected
             if values:
                 key = tuple(row._mapping[c.name] for c in key_columns)
                 conn.execute(update(table).where(self._key_filter(step.collection, [key])).values(values))

@@ -119,6 +119,7 @@ def request_new(
     address: Annotated[str | None, typer.Option(help="Subject's postal address.")] = None,
     verified_by: Annotated[str | None, typer.Option("--verified-by", help="Who verified the requester's identity.")] = None,
     verification_method: Annotated[str | None, typer.Option("--verification-method", help="How identity was verified.")] = None,
+    correct: Annotated[list[str] | None, typer.Option(help="rectify: KIND=NEW VALUE, replacing the subject's identifier of that kind.")] = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Record a request and print its id. Without verification evidence it is stored but cannot run."""
@@ -133,15 +134,30 @@ def request_new(
     rt = _runtime(config)
     try:
         identifiers = [Identifier.parse(kind_, value) for kind_, value in raw]
+        corrections = [_correction(item, identifiers) for item in correct or []]
         verification = Verification(verification_method, verified_by, dt.datetime.now(dt.UTC)) if verified_by and verification_method else None
         with rt.sessions() as session:
-            row = create_request(session, rt.estate, kind=kind, identifiers=identifiers, channel=channel, department=department, requested_by=requested_by, verification=verification)
+            row = create_request(session, rt.estate, kind=kind, identifiers=identifiers, channel=channel, department=department, requested_by=requested_by, verification=verification, corrections=corrections)
             session.commit()
     except (IdentifierError, RequestError) as exc:
         raise _fail(str(exc)) from None
     if verification is None:
         err.print(f"request {row.id} is NOT verified: run `hkt-dsr request verify {row.id} --method ... --by ...` before it can run")
     print(row.id)
+
+
+def _correction(item: str, identifiers: list[Identifier]):  # noqa: ANN202 - a dsr.requests.Correction
+    """'email=new@example.jp' -> a Correction of the subject's one email."""
+    from dsr.requests import Correction, RequestError
+
+    kind_name, sep, new_value = item.partition("=")
+    if not sep or kind_name not in {k.value for k in IdentifierKind}:
+        raise RequestError(f"--correct takes KIND=NEW VALUE with KIND one of {', '.join(k.value for k in IdentifierKind)}")
+    kind = IdentifierKind(kind_name)
+    olds = [i for i in identifiers if i.kind is kind]
+    if len(olds) != 1:
+        raise RequestError(f"--correct {kind.value}=...: give exactly one current {kind.value} of the subject to replace (got {len(olds)})")
+    return Correction(olds[0], Identifier.parse(kind, new_value))
 
 
 @request_app.command("verify")
@@ -311,6 +327,8 @@ def run_flow(kind: str, request_id: str, config: Path) -> dict:
 
     if kind == "access":
         from flows.access import access_request as flow
+    elif kind == "rectify":
+        from flows.erasure import rectification_request as flow
     else:
         from flows.erasure import erasure_request as flow
     try:

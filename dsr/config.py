@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from dsr.subject import IdentifierKind
 from scanners.settings import ScannerConfig
 
-REQUEST_KINDS = ("access", "erase")
+REQUEST_KINDS = ("access", "erase", "rectify")
 
 
 # --------------------------------------------------------------------------- problems
@@ -227,7 +227,7 @@ class ErasurePolicy(_Model):
 class PolicyConfig(_Model):
     id: str
     version: str
-    due_days: dict[Literal["access", "erase"], int]
+    due_days: dict[Literal["access", "erase", "rectify"], int]
     access: AccessPolicy
     erase: ErasurePolicy
 

@@ -9,6 +9,7 @@ the intent keeps the count of what the crashed attempt did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,8 @@ from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
 from dsr.holds import active_holds
-from dsr.plan import ErasurePlan, PlanStep, plan_erasure
-from dsr.requests import get_request, subject_of
+from dsr.plan import ErasurePlan, PlanStep, plan_erasure, plan_rectification
+from dsr.requests import Correction, corrections_of, get_request, subject_of
 from dsr.runtime import Runtime
 from dsr.subject import Subject
 
@@ -31,6 +32,7 @@ CONNECTOR_OPERATION = {
     "pseudonymize": "pseudonymize",
     "unlink": "null_field",
     "redact_span": "redact",
+    "rectify": "rectify",
     "delete_object_all_versions": "delete_object_all_versions",
     "rewrite_object": "rewrite_object",
 }
@@ -39,6 +41,11 @@ TEXT_OPERATIONS = ("redact_span", "delete_object_all_versions", "rewrite_object"
 
 class ErasureVerificationError(RuntimeError):
     """Data the plan did not retain is still there after erasure."""
+
+
+def corrections_of_request(rt: Runtime, request_id: str) -> list[Correction]:
+    with rt.sessions() as session:
+        return corrections_of(get_request(session, request_id))
 
 
 def request_subject(rt: Runtime, request_id: str) -> Subject:
@@ -62,9 +69,13 @@ def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan
         request = get_request(session, request_id)
         if request.plan is not None:
             return ErasurePlan.from_json(request.plan)
-        foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
-        holds = active_holds(session, rt.keys, subject_of(request))
-        plan = plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys, holds)
+        if request.kind == "rectify":
+            kinds = {c.old.kind.value for c in corrections_of(request)}
+            plan = plan_rectification(rt.estate, request_id, discovery, kinds)
+        else:
+            foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
+            holds = active_holds(session, rt.keys, subject_of(request))
+            plan = plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys, holds)
         request.plan = plan.to_json()
         session.commit()
         return plan
@@ -72,6 +83,8 @@ def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan
 
 def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
     if step.operation in TEXT_OPERATIONS or (step.operation == "retain" and rt.estate.collection(step.system, step.collection).objects):
+        return sorted({f.key for f in fresh.mentions(step.system, step.collection)}, key=repr)
+    if step.operation == "review":
         return sorted({f.key for f in fresh.mentions(step.system, step.collection)}, key=repr)
     if step.operation == "skipped":
         return [f.key for f in fresh.skipped() if (f.system, f.collection) == (step.system, step.collection)]
@@ -91,8 +104,21 @@ def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
     return sorted({m.key for m in matches}, key=repr)
 
 
-def _step_details(step: PlanStep) -> dict[str, Any]:
-    return {"rule": step.rule, "fields": list(step.fields), "legal_basis": step.legal_basis, "retained_until": step.retained_until}
+def _step_details(rt: Runtime, request_id: str, step: PlanStep) -> dict[str, Any]:
+    details = {"rule": step.rule, "fields": list(step.fields), "legal_basis": step.legal_basis, "retained_until": step.retained_until}
+    if step.operation == "rectify":  # digests of old and new values, never the values
+        corrections = corrections_of_request(rt, request_id)
+        details["values"] = [{"kind": c.old.kind.value, "old": rt.keys.mac("value", c.old.value), "new": rt.keys.mac("value", c.new.value)} for c in corrections]
+    return details
+
+
+def _corrector(rt: Runtime, request_id: str) -> Callable[[str], str | None]:
+    corrections = corrections_of_request(rt, request_id)
+
+    def correct(stored: str) -> str | None:
+        return next((c.new.value for c in corrections if c.old.matches(stored)), None)
+
+    return correct
 
 
 def _jsonable(keys: list[Key]) -> list[list[Any]]:
@@ -112,7 +138,7 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
         for step, keys in keyed:  # intent first: a crash from here on is recoverable
             action = existing.get(step.name)
             if action is None:
-                action = ActionRow(request_id=request_id, step=step.name, system=system, collection=step.collection, operation=step.operation, planned_count=len(keys), details=_step_details(step))
+                action = ActionRow(request_id=request_id, step=step.name, system=system, collection=step.collection, operation=step.operation, planned_count=len(keys), details=_step_details(rt, request_id, step))
                 session.add(action)
                 existing[step.name] = action
             else:
@@ -124,7 +150,8 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
 
         mutating = [(s, k) for s, k in keyed if s.operation in CONNECTOR_OPERATION]
         connector_steps = [Step(s.collection, CONNECTOR_OPERATION[s.operation], k, s.fields) for s, k in mutating]  # type: ignore[arg-type]
-        context = ApplyContext(pseudonym=rt.keys.pseudonym, redact=rt.matcher(request_subject(rt, request_id)).redact)
+        context = ApplyContext(pseudonym=rt.keys.pseudonym, redact=rt.matcher(request_subject(rt, request_id)).redact,
+                               correct=_corrector(rt, request_id))
         applied = rt.connector(system).apply(connector_steps, context) if connector_steps else []
         by_name = {s.name: result for (s, _), result in zip(mutating, applied, strict=True)}
 
@@ -171,8 +198,19 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
             checks.append(PostCheck(step.name, left == 0, detail))
         elif step.operation == "skipped":
             checks.append(PostCheck(step.name, True, f"{step.count} object(s) not readable as text ({step.rule})"))
+        elif step.operation == "rectify":
+            keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
+            olds = [c.old for c in corrections_of_request(rt, request_id)]
+            rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
+            stale = sum(1 for row in rows for v in row.values() if any(o.matches(v) for o in olds))
+            checks.append(PostCheck(step.name, stale == 0, f"{stale} field value(s) still hold the old value"))
+        elif step.operation == "review":
+            checks.append(PostCheck(step.name, True, f"{step.count} free-text mention(s) listed for manual review"))
         else:
             checks.append(PostCheck(step.name, True, f"{remaining} record(s) kept under {step.rule}"))
+    with rt.sessions() as session:
+        if get_request(session, request_id).kind == "rectify":
+            return checks  # the data stays: only the corrected fields are checked
     planned = {(s.system, s.collection) for s in plan.steps if s.operation in ("delete_record", "retain", "keep")}
     for path, count in fresh.counts().items():
         system, collection = path.split(".", 1)

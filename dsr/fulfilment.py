@@ -39,6 +39,7 @@ def finish(rt: Runtime, request_id: str, outcome: str, export_path: str | None =
         row.outcome = outcome
         row.export_path = export_path
         row.subject = None
+        row.corrections = None
         set_status(session, row, COMPLETED, ORCHESTRATOR, outcome)
         session.commit()
 

@@ -56,6 +56,8 @@ class PlanStep:
     delete_record, null_field, mask, pseudonymize, retain, keep (records, by policy);
     unlink (clear `fields` in rows pointing at deleted `parent` rows);
     redact_span (remove the subject's mentions from free-text `fields`, keep the rest of the text);
+    rectify (write the corrected value into `fields` where they hold the old one); review (free-text
+    mentions a person must look at; nothing changes);
     delete_object_all_versions, rewrite_object (objects: every version goes; or a redacted copy
     replaces them all); skipped (objects that could not be read as text, reported with why)."""
 
@@ -287,3 +289,21 @@ def _system_order(estate: Estate, systems: set[str]) -> list[str]:
         return list(TopologicalSorter(graph).static_order())
     except CycleError:
         return sorted(systems)
+
+
+def plan_rectification(estate: Estate, request_id: str, discovery: Discovery, kinds: set[str]) -> ErasurePlan:
+    """Rectification: every structured field of the subject's records whose identity kind is corrected
+    gets the new value; free-text mentions are listed for a person to review, never rewritten."""
+    steps = []
+    for path, count in discovery.counts().items():
+        system, collection = path.split(".", 1)
+        coll = estate.collection(system, collection)
+        fields = tuple(name for name, conf in coll.fields.items() if conf.identity is not None and conf.identity.value in kinds)
+        if fields:
+            steps.append(PlanStep(system, collection, "rectify", fields, count, "rectify: correct the subject's identifiers"))
+    mentions: dict[Collection, int] = defaultdict(int)
+    for f in discovery.mentions():
+        mentions[(f.system, f.collection)] += 1
+    for (system, collection), count in sorted(mentions.items()):
+        steps.append(PlanStep(system, collection, "review", (), count, "free-text mentions: listed for manual review, not rewritten"))
+    return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dsr.config import REQUEST_KINDS, Estate
 from dsr.control.models import RequestRow, StatusEvent, utcnow
-from dsr.subject import Identifier, Subject
+from dsr.subject import Identifier, IdentifierKind, Subject
 from receipts.commitment import commitments
 
 RECEIVED, VERIFIED, RUNNING, COMPLETED, FAILED = "received", "verified", "running", "completed", "failed"
@@ -35,6 +35,22 @@ class Verification:
     verified_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class Correction:
+    """Rectification (privacy policy §7, "correct"): every structured field holding `old` gets `new`."""
+
+    old: Identifier
+    new: Identifier
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.old.kind.value, "old": self.old.value, "new": self.new.value}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> Correction:
+        kind = IdentifierKind(data["kind"])
+        return cls(Identifier(kind, data["old"]), Identifier(kind, data["new"]))
+
+
 def new_request_id(received_at: dt.datetime) -> str:
     return f"DSR-{received_at:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
@@ -50,10 +66,16 @@ def create_request(
     requested_by: str,
     verification: Verification | None = None,
     received_at: dt.datetime | None = None,
+    corrections: list[Correction] | None = None,
 ) -> RequestRow:
     if kind not in REQUEST_KINDS:
         raise RequestError(f"unknown request kind {kind!r}; known: {', '.join(REQUEST_KINDS)}")
     subject = Subject(tuple(dict.fromkeys(identifiers)))
+    if (kind == "rectify") != bool(corrections):
+        raise RequestError("a rectify request needs corrections, and only a rectify request takes them")
+    for correction in corrections or []:
+        if correction.old not in subject.identifiers:
+            raise RequestError(f"a correction of {correction.old.kind.value} must replace one of the subject's identifiers")
     received_at = received_at or utcnow()
     salt = secrets.token_bytes(32)  # a fresh opening per request: receipts of two requests cannot be linked
     row = RequestRow(
@@ -66,6 +88,7 @@ def create_request(
         department=department,
         received_at=received_at,
         due_at=received_at + dt.timedelta(days=estate.policy.due_days[kind]),  # type: ignore[index]
+        corrections=[c.to_json() for c in corrections] if corrections else None,
         requested_by=requested_by,
         policy_id=estate.policy.id,
         policy_digest=estate.policy_digest,
@@ -116,6 +139,10 @@ def subject_of(row: RequestRow) -> Subject:
     if row.subject is None:
         raise RequestError(f"request {row.id} no longer holds its subject's identifiers")
     return Subject.from_json(row.subject)
+
+
+def corrections_of(row: RequestRow) -> list[Correction]:
+    return [Correction.from_json(c) for c in row.corrections or []]
 
 
 def list_requests(session: Session, overdue_at: dt.datetime | None = None) -> list[RequestRow]:

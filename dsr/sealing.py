@@ -62,6 +62,8 @@ def _status(action: ActionRow) -> str:
         return "failed"
     if action.operation in ("retain", "keep"):
         return "retained"
+    if action.operation == "review":
+        return "deferred"  # a person must look at these mentions
     return "skipped" if action.operation == "skipped" else "done"
 
 
@@ -85,6 +87,7 @@ def action_body(rt: Runtime, request: RequestRow, action: ActionRow, outcome: Ou
             "evidence": outcome.evidence,
             "post_check": outcome.post_check,
             "refused": details.get("refused", []),
+            **({"values": details["values"]} if "values" in details else {}),
         },
     }
 

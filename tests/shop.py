@@ -24,7 +24,7 @@ REFERRAL_NOTE_REDACTED = "Ken says [redacted] (tel [redacted]) referred him. Ken
 POLICY = {
     "id": "test-policy",
     "version": "1",
-    "due_days": {"access": 30, "erase": 30},
+    "due_days": {"access": 30, "erase": 30, "rectify": 14},
     "access": {"export": ["identifier", "name", "contact", "address", "order", "billing", "support"]},
     "erase": {
         "default": {"action": "delete_record"},
@@ -215,9 +215,9 @@ def write_config(root: Path, systems: dict[str, str], datasets: list[dict[str, A
     return config
 
 
-def erase_without_prefect(rt: Runtime, request_id: str) -> list[PostCheck]:
-    """The erasure flow's steps as plain function calls, for tests that are not about Prefect."""
-    fulfilment.begin(rt, request_id, "erase")
+def erase_without_prefect(rt: Runtime, request_id: str, kind: str = "erase") -> list[PostCheck]:
+    """The erasure (or rectification) flow's steps as plain calls, for tests that are not about Prefect."""
+    fulfilment.begin(rt, request_id, kind)
     plan = make_plan(rt, request_id, discover_now(rt, request_id))
     for system in plan.systems():
         execute_system(rt, request_id, plan, system)

@@ -51,6 +51,7 @@ class RequestRow(Base):
     subject: Mapped[list | None] = mapped_column(JSON, nullable=True)
     subject_commitments: Mapped[list] = mapped_column(JSON)
     subject_salt: Mapped[str] = mapped_column(String(64))  # the commitments' opening; see receipts.commitment
+    corrections: Mapped[list | None] = mapped_column(JSON, nullable=True)  # rectify: [{kind, old, new}], dropped when closed
     channel: Mapped[str] = mapped_column(String(40))
     department: Mapped[str] = mapped_column(String(80))
     verification_method: Mapped[str | None] = mapped_column(String(80), nullable=True)

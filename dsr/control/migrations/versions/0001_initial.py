@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.JSON, nullable=True),
         sa.Column("subject_commitments", sa.JSON, nullable=False),
         sa.Column("subject_salt", sa.String(64), nullable=False),
+        sa.Column("corrections", sa.JSON, nullable=True),
         sa.Column("channel", sa.String(40), nullable=False),
         sa.Column("department", sa.String(80), nullable=False),
         sa.Column("verification_method", sa.String(80), nullable=True),
