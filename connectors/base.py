@@ -71,7 +71,9 @@ class TextMatcher(Protocol):
     def like_fragments(self) -> list[str]: ...
 
 
-Operation = Literal["delete_record", "null_field", "mask", "pseudonymize", "redact", "rectify", "delete_object_all_versions", "rewrite_object"]
+Operation = Literal[
+    "delete_record", "null_field", "set_false", "mask", "pseudonymize", "redact", "rectify", "delete_object_all_versions", "rewrite_object",
+]
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,8 @@ class SqlConnector:
             return conn.execute(delete(table).where(where)).rowcount
         if step.operation == "null_field":
             return conn.execute(update(table).where(where).values({f: None for f in step.fields})).rowcount
+        if step.operation == "set_false":
+            return conn.execute(update(table).where(where).values({f: False for f in step.fields})).rowcount
         if step.operation == "mask":
             values = {f: _masked(table.c[f], context.mask_text) for f in step.fields}
             return conn.execute(update(table).where(where).values(values)).rowcount

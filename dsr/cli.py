@@ -23,10 +23,11 @@ datasets_app = typer.Typer(no_args_is_help=True, help="Describe systems' data.")
 receipts_app = typer.Typer(no_args_is_help=True, help="Check signed receipts.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create and rotate the HMAC and signing keys.")
 ledger_app = typer.Typer(no_args_is_help=True, help="The append-only receipt ledger.")
+suppression_app = typer.Typer(no_args_is_help=True, help="The direct-mail suppression list (§6).")
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds: data that must be kept (court or police orders, retention duties).")
 for sub, name in (
     (config_app, "config"), (request_app, "request"), (datasets_app, "datasets"), (receipts_app, "receipts"),
-    (keys_app, "keys"), (ledger_app, "ledger"), (hold_app, "hold"),
+    (keys_app, "keys"), (ledger_app, "ledger"), (hold_app, "hold"), (suppression_app, "suppression"),
 ):
     app.add_typer(sub, name=name)
 
@@ -237,6 +238,31 @@ def request_opening(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None
             raise _fail(str(exc)) from None
 
 
+# ------------------------------------------------------------------ suppression
+
+
+@suppression_app.command("check")
+def suppression_check(
+    email: Annotated[str | None, typer.Option(help="An email an import wants to subscribe.")] = None,
+    phone: Annotated[str | None, typer.Option(help="A phone number an import wants to subscribe.")] = None,
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Exit 1 if the address or number opted out of direct mail: an import must not subscribe it."""
+    from dsr.suppression import is_suppressed
+
+    if bool(email) == bool(phone):
+        raise _fail("give exactly one of --email or --phone", 2)
+    try:
+        identifier = Identifier.parse(IdentifierKind.EMAIL, email) if email else Identifier.parse(IdentifierKind.PHONE, phone or "")
+    except IdentifierError as exc:
+        raise _fail(str(exc), 2) from None
+    rt = _runtime(config)
+    with rt.sessions() as session:
+        suppressed = is_suppressed(session, rt.keys, identifier)
+    console.print("suppressed: do not subscribe" if suppressed else "not suppressed")
+    raise typer.Exit(1 if suppressed else 0)
+
+
 # ------------------------------------------------------------------ legal holds
 
 
@@ -329,6 +355,8 @@ def run_flow(kind: str, request_id: str, config: Path) -> dict:
         from flows.access import access_request as flow
     elif kind == "rectify":
         from flows.erasure import rectification_request as flow
+    elif kind == "opt_out":
+        from flows.erasure import opt_out_request as flow
     else:
         from flows.erasure import erasure_request as flow
     try:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from dsr.subject import IdentifierKind
 from scanners.settings import ScannerConfig
 
-REQUEST_KINDS = ("access", "erase", "rectify")
+REQUEST_KINDS = ("access", "erase", "rectify", "opt_out")
 
 
 # --------------------------------------------------------------------------- problems
@@ -224,12 +224,20 @@ class ErasurePolicy(_Model):
     default: RuleConfig = RuleConfig(action="delete_record")
 
 
+class OptOutPolicy(_Model):
+    """Privacy policy §6: direct mail needs consent. Withdrawing it sets every field of these
+    categories (consent flags, list memberships) to false, in every system."""
+
+    consent_categories: list[str] = Field(default_factory=list)
+
+
 class PolicyConfig(_Model):
     id: str
     version: str
-    due_days: dict[Literal["access", "erase", "rectify"], int]
+    due_days: dict[Literal["access", "erase", "rectify", "opt_out"], int]
     access: AccessPolicy
     erase: ErasurePolicy
+    opt_out: OptOutPolicy = OptOutPolicy()
 
 
 # --------------------------------------------------------------------------- the loaded estate

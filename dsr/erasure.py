@@ -19,10 +19,11 @@ from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
 from dsr.holds import active_holds
-from dsr.plan import ErasurePlan, PlanStep, plan_erasure, plan_rectification
+from dsr.plan import ErasurePlan, PlanStep, plan_erasure, plan_opt_out, plan_rectification
 from dsr.requests import Correction, corrections_of, get_request, subject_of
 from dsr.runtime import Runtime
 from dsr.subject import Subject
+from dsr.suppression import suppress
 
 #: Plan operations that change a store, and the connector operation that carries each out.
 CONNECTOR_OPERATION = {
@@ -33,6 +34,7 @@ CONNECTOR_OPERATION = {
     "unlink": "null_field",
     "redact_span": "redact",
     "rectify": "rectify",
+    "withdraw_consent": "set_false",
     "delete_object_all_versions": "delete_object_all_versions",
     "rewrite_object": "rewrite_object",
 }
@@ -72,6 +74,8 @@ def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan
         if request.kind == "rectify":
             kinds = {c.old.kind.value for c in corrections_of(request)}
             plan = plan_rectification(rt.estate, request_id, discovery, kinds)
+        elif request.kind == "opt_out":
+            plan = plan_opt_out(rt.estate, request_id, discovery)
         else:
             foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
             holds = active_holds(session, rt.keys, subject_of(request))
@@ -204,13 +208,18 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
             rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
             stale = sum(1 for row in rows for v in row.values() if any(o.matches(v) for o in olds))
             checks.append(PostCheck(step.name, stale == 0, f"{stale} field value(s) still hold the old value"))
+        elif step.operation == "withdraw_consent":
+            keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
+            rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
+            still = sum(1 for row in rows for v in row.values() if v)
+            checks.append(PostCheck(step.name, still == 0, f"{still} consent flag(s) still on"))
         elif step.operation == "review":
             checks.append(PostCheck(step.name, True, f"{step.count} free-text mention(s) listed for manual review"))
         else:
             checks.append(PostCheck(step.name, True, f"{remaining} record(s) kept under {step.rule}"))
     with rt.sessions() as session:
-        if get_request(session, request_id).kind == "rectify":
-            return checks  # the data stays: only the corrected fields are checked
+        if get_request(session, request_id).kind in ("rectify", "opt_out"):
+            return checks  # the data stays: only the changed fields are checked
     planned = {(s.system, s.collection) for s in plan.steps if s.operation in ("delete_record", "retain", "keep")}
     for path, count in fresh.counts().items():
         system, collection = path.split(".", 1)
@@ -229,3 +238,16 @@ def _erased(operation: str, value: Any) -> bool:
     if operation == "pseudonymize":
         return str(value).startswith(PSEUDONYM_PREFIX)
     return operation == "mask" and isinstance(value, str) and value != "" and MASK_TEXT.startswith(value)
+
+
+def add_suppression(rt: Runtime, request_id: str) -> int:
+    """Record the opt-out's suppression entry as a done action (so it is sealed with a receipt)."""
+    with rt.sessions() as session:
+        request = get_request(session, request_id)
+        added = suppress(session, rt.keys, subject_of(request), request_id)
+        step = "control/suppressions/suppress"
+        if session.query(ActionRow).filter_by(request_id=request_id, step=step).one_or_none() is None:
+            session.add(ActionRow(request_id=request_id, step=step, system="control", collection="suppressions", operation="suppress",
+                                  state="done", planned_count=added, affected_count=added, details={"rule": "opt_out: suppression (§6)"}))
+        session.commit()
+    return added

@@ -56,7 +56,8 @@ class PlanStep:
     delete_record, null_field, mask, pseudonymize, retain, keep (records, by policy);
     unlink (clear `fields` in rows pointing at deleted `parent` rows);
     redact_span (remove the subject's mentions from free-text `fields`, keep the rest of the text);
-    rectify (write the corrected value into `fields` where they hold the old one); review (free-text
+    rectify (write the corrected value into `fields` where they hold the old one); withdraw_consent
+    (set consent `fields` to false); review (free-text
     mentions a person must look at; nothing changes);
     delete_object_all_versions, rewrite_object (objects: every version goes; or a redacted copy
     replaces them all); skipped (objects that could not be read as text, reported with why)."""
@@ -306,4 +307,16 @@ def plan_rectification(estate: Estate, request_id: str, discovery: Discovery, ki
         mentions[(f.system, f.collection)] += 1
     for (system, collection), count in sorted(mentions.items()):
         steps.append(PlanStep(system, collection, "review", (), count, "free-text mentions: listed for manual review, not rewritten"))
+    return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))
+
+
+def plan_opt_out(estate: Estate, request_id: str, discovery: Discovery) -> ErasurePlan:
+    """Direct-mail opt-out: every consent field of the subject's records goes to false."""
+    consent = set(estate.policy.opt_out.consent_categories)
+    steps = []
+    for path, count in discovery.counts().items():
+        system, collection = path.split(".", 1)
+        fields = tuple(name for name, conf in estate.collection(system, collection).fields.items() if consent & set(conf.categories))
+        if fields:
+            steps.append(PlanStep(system, collection, "withdraw_consent", fields, count, "opt_out: direct-mail consent withdrawn (§6)"))
     return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))

@@ -1,4 +1,4 @@
-"""Requests that change data by plan: erasure_request and rectification_request.
+"""Requests that change data by plan: erasure_request, rectification_request, opt_out_request.
 
 discover -> plan -> apply the plan system by system -> verify -> seal. Only the plan differs
 (dsr.erasure.make_plan reads the request's kind); the business process reads the same.
@@ -11,13 +11,13 @@ from prefect import flow, get_run_logger, task
 import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.discovery import Discovery
-from dsr.erasure import ErasureVerificationError, PostCheck, execute_system, make_plan, verify_erasure
+from dsr.erasure import ErasureVerificationError, PostCheck, add_suppression, execute_system, make_plan, verify_erasure
 from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
 from flows.tasks import TASK_OPTIONS, discover_subject
 
-VERBS = {"erase": "erase", "rectify": "rectify"}
+VERBS = {"erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
 
 
 @task(name="plan", **TASK_OPTIONS)
@@ -32,6 +32,12 @@ def apply_system(config_dir: str, request_id: str, request_plan: ErasurePlan, sy
     affected = execute_system(runtime_for(config_dir), request_id, request_plan, system)
     get_run_logger().info("request %s: %s done, %d row(s) changed", request_id, system, sum(affected.values()))
     return affected
+
+
+@task(name="suppress", **TASK_OPTIONS)
+def suppress(config_dir: str, request_id: str) -> int:
+    """Opt-out: the suppression entry that keeps later imports from re-subscribing the customer."""
+    return add_suppression(runtime_for(config_dir), request_id)
 
 
 @task(name="verify", **TASK_OPTIONS)
@@ -55,6 +61,8 @@ def _fulfil(config_dir: str, request_id: str, kind: str) -> dict:
         request_plan = plan(config_dir, request_id, discovery)
         for system in request_plan.systems():
             apply_system(config_dir, request_id, request_plan, system, VERBS[kind])
+        if kind == "opt_out":
+            suppress(config_dir, request_id)
         checks = verify(config_dir, request_id, request_plan)
         receipts = seal(config_dir, request_id, checks, VERBS[kind])
         failed = [c for c in checks if not c.passed]
@@ -75,3 +83,8 @@ def erasure_request(request_id: str, config_dir: str) -> dict:
 @flow(name="rectification_request", flow_run_name="rectification-{request_id}")
 def rectification_request(request_id: str, config_dir: str) -> dict:
     return _fulfil(config_dir, request_id, "rectify")
+
+
+@flow(name="opt_out_request", flow_run_name="opt-out-{request_id}")
+def opt_out_request(request_id: str, config_dir: str) -> dict:
+    return _fulfil(config_dir, request_id, "opt_out")

@@ -12,7 +12,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Tex
 
 from connectors.sql import enable_sqlite_foreign_keys
 from dsr import fulfilment
-from dsr.erasure import PostCheck, discover_now, execute_system, make_plan, verify_erasure
+from dsr.erasure import PostCheck, add_suppression, discover_now, execute_system, make_plan, verify_erasure
 from dsr.runtime import Runtime
 from dsr.sealing import Outcome, seal_request
 
@@ -24,7 +24,7 @@ REFERRAL_NOTE_REDACTED = "Ken says [redacted] (tel [redacted]) referred him. Ken
 POLICY = {
     "id": "test-policy",
     "version": "1",
-    "due_days": {"access": 30, "erase": 30, "rectify": 14},
+    "due_days": {"access": 30, "erase": 30, "rectify": 14, "opt_out": 7},
     "access": {"export": ["identifier", "name", "contact", "address", "order", "billing", "support"]},
     "erase": {
         "default": {"action": "delete_record"},
@@ -216,11 +216,13 @@ def write_config(root: Path, systems: dict[str, str], datasets: list[dict[str, A
 
 
 def erase_without_prefect(rt: Runtime, request_id: str, kind: str = "erase") -> list[PostCheck]:
-    """The erasure (or rectification) flow's steps as plain calls, for tests that are not about Prefect."""
+    """The erasure (rectification, opt-out) flow's steps as plain calls, for tests not about Prefect."""
     fulfilment.begin(rt, request_id, kind)
     plan = make_plan(rt, request_id, discover_now(rt, request_id))
     for system in plan.systems():
         execute_system(rt, request_id, plan, system)
+    if kind == "opt_out":
+        add_suppression(rt, request_id)
     checks = verify_erasure(rt, request_id, plan)
     seal_request(rt, request_id, {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}, "test run")
     return checks

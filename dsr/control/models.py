@@ -155,3 +155,14 @@ class LegalHoldRow(Base):
     placed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     released_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class SuppressionRow(Base):
+    """A withdrawn direct-mail consent (§6) that a later import must not undo. Only a keyed HMAC
+    of each identifier is kept, so the list itself discloses nobody."""
+
+    __tablename__ = "suppressions"
+
+    identifier_mac: Mapped[str] = mapped_column(String(80), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
