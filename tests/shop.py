@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, insert, update
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, insert, text, update
 
 from connectors.sql import enable_sqlite_foreign_keys
 from dsr import fulfilment
@@ -189,6 +189,15 @@ def load_side(url: str) -> None:
             {"id": 4, "customer_ref": 2, "contact_email": "ken@example.com", "notes": REFERRAL_NOTE},
         ])
     engine.dispose()
+
+
+def rows(url: str, sql: str, **params: object) -> list[tuple]:
+    """What a store holds now, read directly (not through the code under test)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        result = [tuple(r) for r in conn.execute(text(sql), params)]
+    engine.dispose()
+    return result
 
 
 def write_config(root: Path, systems: dict[str, str], datasets: list[dict[str, Any]], policy: dict[str, Any] | None = None) -> Path:

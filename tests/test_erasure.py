@@ -22,14 +22,6 @@ from receipts.receipt import check
 from tests import shop
 
 
-def _rows(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(text(sql))]
-    engine.dispose()
-    return rows
-
-
 def _estate(tmp_path: Path, main_url: str, side_url: str, policy: dict | None = None) -> tuple[Runtime, str]:
     shop.load_main(main_url)
     shop.load_side(side_url)
@@ -66,16 +58,16 @@ def test_erasure_is_foreign_key_safe_and_leaves_others_alone(tmp_path, sql_url, 
     checks = shop.erase_without_prefect(rt, request_id)
     assert all(c.passed for c in checks), checks
 
-    assert _rows(sql_url, "select id from customers order by id") == [(2,), (3,)]
-    assert _rows(sql_url, "select referred_by from customers where id = 2") == [(None,)]  # link cleared, friend kept
-    assert _rows(sql_url, "select id from addresses order by id") == [(11,), (12,)]
-    assert _rows(sql_url, "select id from orders order by id") == [(102,)]
-    assert _rows(sql_url, "select order_id, line_no from order_lines order by order_id") == [(102, 1)]
+    assert shop.rows(sql_url, "select id from customers order by id") == [(2,), (3,)]
+    assert shop.rows(sql_url, "select referred_by from customers where id = 2") == [(None,)]  # link cleared, friend kept
+    assert shop.rows(sql_url, "select id from addresses order by id") == [(11,), (12,)]
+    assert shop.rows(sql_url, "select id from orders order by id") == [(102,)]
+    assert shop.rows(sql_url, "select order_id, line_no from order_lines order by order_id") == [(102, 1)]
     # Retained for the legal period, but no longer identifying: name pseudonymised, address masked, link cleared.
-    (invoice,) = _rows(sql_url, "select customer_id, billing_name, billing_address, amount from invoices where id = 1000")
+    (invoice,) = shop.rows(sql_url, "select customer_id, billing_name, billing_address, amount from invoices where id = 1000")
     assert invoice[0] is None and invoice[1].startswith("pseu:") and invoice[2] == "[masked]" and invoice[3] == 500
-    assert _rows(sql_url, "select billing_name from invoices where id = 1001") == [("Ken Mori",)]
-    assert _rows(side_url, "select id from tickets order by id") == [(3,), (4,)]
+    assert shop.rows(sql_url, "select billing_name from invoices where id = 1001") == [("Ken Mori",)]
+    assert shop.rows(side_url, "select id from tickets order by id") == [(3,), (4,)]
 
 
 def test_free_text_mentions_are_redacted_leaving_the_rest(tmp_path, sql_url):
@@ -84,8 +76,8 @@ def test_free_text_mentions_are_redacted_leaving_the_rest(tmp_path, sql_url):
     (mention,) = found.mentions("side", "tickets")
     assert (mention.key, mention.field, mention.how) == ((4,), "notes", "text:email,phone")
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
-    assert _rows(sql_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
-    assert _rows(sql_url, "select notes from tickets where id = 3") == [("Namesake's ticket.",)]
+    assert shop.rows(sql_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
+    assert shop.rows(sql_url, "select notes from tickets where id = 3") == [("Namesake's ticket.",)]
     with rt.sessions() as session:
         step = session.query(ActionRow).filter_by(request_id=request_id, step="side/tickets/redact_span:notes").one()
         assert (step.state, step.affected_count) == ("done", 1)
@@ -103,7 +95,7 @@ def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_ur
     for system in plan.systems():
         execute_system(rt, request_id, plan, system)
     assert all(c.passed for c in verify_erasure(rt, request_id, plan))
-    assert _rows(sql_url, "select id from orders order by id") == [(102,)]
+    assert shop.rows(sql_url, "select id from orders order by id") == [(102,)]
     with rt.sessions() as session:
         lines = session.query(ActionRow).filter_by(request_id=request_id, step="main/order_lines/delete_record").one()
         assert (lines.planned_count, lines.affected_count) == (4, 4)
@@ -112,9 +104,9 @@ def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_ur
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
     rt, request_id = _estate(tmp_path, postgres_url, mariadb_url)
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
-    assert _rows(mariadb_url, "select id from tickets order by id") == [(3,), (4,)]
-    assert _rows(mariadb_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
-    assert _rows(postgres_url, "select id from customers order by id") == [(2,), (3,)]
+    assert shop.rows(mariadb_url, "select id from tickets order by id") == [(3,), (4,)]
+    assert shop.rows(mariadb_url, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE_REDACTED,)]
+    assert shop.rows(postgres_url, "select id from customers order by id") == [(2,), (3,)]
 
 
 def test_crash_between_commit_and_bookkeeping_then_rerun(tmp_path, sqlite_url, side_url, monkeypatch):
@@ -143,10 +135,10 @@ def test_crash_between_commit_and_bookkeeping_then_rerun(tmp_path, sqlite_url, s
     assert {s for step, s in states.items() if step.startswith("side/")} == {"done"}
 
     # Rerun the whole request: nothing is repeated (pseudonyms are not re-hashed), nothing skipped.
-    (before,) = _rows(sqlite_url, "select billing_name from invoices where id = 1000")
+    (before,) = shop.rows(sqlite_url, "select billing_name from invoices where id = 1000")
     checks = shop.erase_without_prefect(rt, request_id)
     assert all(c.passed for c in checks)
-    assert _rows(sqlite_url, "select billing_name from invoices where id = 1000") == [before]
+    assert shop.rows(sqlite_url, "select billing_name from invoices where id = 1000") == [before]
     with rt.sessions() as session:
         actions = session.query(ActionRow).filter_by(request_id=request_id).all()
         assert {a.state for a in actions} == {"done"}
@@ -172,7 +164,7 @@ def test_system_down_fails_the_request_and_commits_nothing(tmp_path, sqlite_url,
         row = get_request(session, request_id)
         assert row.status == FAILED and "unreachable" in row.outcome
         assert session.query(ActionRow).filter_by(request_id=request_id).count() == 0
-    assert len(_rows(sqlite_url, "select id from customers")) == 3
+    assert len(shop.rows(sqlite_url, "select id from customers")) == 3
     assert "mika" not in row.outcome.lower()
 
 
@@ -189,9 +181,9 @@ def test_a_failing_step_rolls_back_the_whole_system(tmp_path, sql_url, side_url)
     with pytest.raises(ConnectorError, match="rolled back") as failure:
         execute_system(rt, request_id, plan, "main")
     assert "mika" not in str(failure.value).lower()
-    assert len(_rows(sql_url, "select id from orders")) == 3
-    assert _rows(sql_url, "select billing_name from invoices where id = 1000") == [("TANAKA Mika",)]
-    assert _rows(sql_url, "select referred_by from customers where id = 2") == [(1,)]
+    assert len(shop.rows(sql_url, "select id from orders")) == 3
+    assert shop.rows(sql_url, "select billing_name from invoices where id = 1000") == [("TANAKA Mika",)]
+    assert shop.rows(sql_url, "select referred_by from customers where id = 2") == [(1,)]
 
 
 def test_retaining_a_child_with_a_not_null_key_to_a_deleted_parent_is_refused_at_planning(tmp_path, sqlite_url, side_url):

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from dsr.cli import app
@@ -37,11 +36,7 @@ def _request(rt: Runtime, email: str = shop.SUBJECT["email"]) -> str:
 
 
 def _count(url: str, sql: str, **params: object) -> int:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        value = conn.execute(text(sql), params).scalar_one()
-    engine.dispose()
-    return value
+    return shop.rows(url, sql, **params)[0][0]
 
 
 def _receipts(rt: Runtime, request_id: str) -> list[dict]:

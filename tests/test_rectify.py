@@ -8,7 +8,6 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from dsr.requests import Correction, RequestError, Verification, create_request
 from dsr.runtime import Runtime
@@ -18,12 +17,6 @@ from tests import shop
 NEW_EMAIL = "mika.sato@example.jp"
 
 
-def _rows(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(text(sql))]
-    engine.dispose()
-    return rows
 
 
 def test_an_email_is_corrected_in_two_systems_and_free_text_is_left_for_review(tmp_path, sql_url):
@@ -41,11 +34,11 @@ def test_an_email_is_corrected_in_two_systems_and_free_text_is_left_for_review(t
     checks = shop.erase_without_prefect(rt, request_id, "rectify")
     assert all(c.passed for c in checks), checks
 
-    assert _rows(sql_url, "select email from customers where id = 1") == [(NEW_EMAIL,)]
-    assert _rows(sql_url, "select count(*) from customers") == [(3,)]  # nothing deleted
-    assert _rows(side, "select contact_email from tickets where id = 2") == [(NEW_EMAIL,)]  # was 'MIKA.TANAKA@EXAMPLE.JP'
-    assert _rows(side, "select contact_email from tickets where id = 3") == [("mika.t@example.org",)]  # the namesake's stays
-    assert _rows(side, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE,)]  # free text: reviewed by a person
+    assert shop.rows(sql_url, "select email from customers where id = 1") == [(NEW_EMAIL,)]
+    assert shop.rows(sql_url, "select count(*) from customers") == [(3,)]  # nothing deleted
+    assert shop.rows(side, "select contact_email from tickets where id = 2") == [(NEW_EMAIL,)]  # was 'MIKA.TANAKA@EXAMPLE.JP'
+    assert shop.rows(side, "select contact_email from tickets where id = 3") == [("mika.t@example.org",)]  # the namesake's stays
+    assert shop.rows(side, "select notes from tickets where id = 4") == [(shop.REFERRAL_NOTE,)]  # free text: reviewed by a person
 
     receipts = [json.loads(p.read_bytes())["receipt"] for p in (rt.receipts_dir / request_id).glob("*.json") if p.name != "certificate.json"]
     actions = {r["action"]["step"]: r["action"] for r in receipts if r["kind"] == "action"}
