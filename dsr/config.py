@@ -163,6 +163,8 @@ class CollectionConfig(_Model):
     fields: dict[str, FieldConfig] = Field(default_factory=dict)
     references: list[ReferenceConfig] = Field(default_factory=list)
     objects: ObjectsConfig | None = None
+    purposes: list[str] = Field(default_factory=list)  # §4: shown to the customer in the access report
+    recipients: list[str] = Field(default_factory=list)  # §5: group companies, partners, subcontractors
 
     @property
     def free_text_fields(self) -> list[str]:

@@ -2,7 +2,8 @@
 
 A directory and a .zip of it: one JSON and one CSV file per collection, holding only the subject's
 records and only the fields whose data categories the policy exports, and manifest.json with the
-request, the counts and the SHA-256 of every file. This is the one place raw personal data leaves.
+request, the counts and the SHA-256 of every file, and report.html, a self-contained page the
+customer can read. This is the one place raw personal data leaves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from dsr.control.models import RequestRow, utcnow
 from dsr.discovery import Discovery
+from dsr.report import render_access_report
 from dsr.runtime import Runtime
 from scanners.matcher import SubjectMatcher
 from scanners.others import mask_other_people
@@ -112,12 +114,7 @@ def package_dir(rt: Runtime, request_id: str) -> Path:
 
 def write_manifest(rt: Runtime, request: RequestRow, package: Path, exported: list[ExportedCollection]) -> tuple[Path, str]:
     """Write manifest.json, zip the package; returns (zip path, manifest digest)."""
-    files = {
-        str(path.relative_to(package)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(package.rglob("*"))
-        if path.is_file() and path.name != "manifest.json"
-    }
-    manifest = {
+    manifest: dict[str, Any] = {
         "request": {
             "id": request.id,
             "kind": request.kind,
@@ -130,7 +127,14 @@ def write_manifest(rt: Runtime, request: RequestRow, package: Path, exported: li
             {"system": e.system, "collection": e.collection, "records": e.records, "mentions": e.mentions, "fields": list(e.fields), "withheld_fields": list(e.withheld_fields)}
             for e in exported
         ],
-        "files": {name: f"sha256:{h}" for name, h in files.items()},
+    }
+    package.mkdir(parents=True, exist_ok=True)  # nothing exported: no data/ yet
+    records = {path.name.removesuffix(".json"): json.loads(path.read_text(encoding="utf-8")) for path in sorted((package / "data").glob("*.json"))}
+    (package / "report.html").write_text(render_access_report(rt.estate, manifest, records), encoding="utf-8")
+    manifest["files"] = {
+        str(path.relative_to(package)): "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and path.name != "manifest.json"
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
     (package / "manifest.json").write_bytes(body)

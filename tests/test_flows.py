@@ -171,7 +171,9 @@ def test_access_flow_exports_only_the_subjects_data_and_seals_it(demo):
     collections = {f"{c['system']}.{c['collection']}": c for c in manifest["collections"]}
     assert set(collections) == DEMO_COLLECTIONS
     assert result["collections"] == len(DEMO_COLLECTIONS)
-    assert on_disk == {f"data/{path}.{ext}" for path in DEMO_COLLECTIONS | MENTION_FILES for ext in ("json", "csv")}
+    assert on_disk == {f"data/{path}.{ext}" for path in DEMO_COLLECTIONS | MENTION_FILES for ext in ("json", "csv")} | {"report.html"}
+    report = (package / "report.html").read_text(encoding="utf-8")
+    assert "HKT Payment Services (group company)" in report and "http" not in report.lower().replace("http-equiv", "")
     exported = {path: json.loads((package / "data" / f"{path}.json").read_text(encoding="utf-8")) for path in DEMO_COLLECTIONS}
     for path, rows in exported.items():
         assert collections[path]["records"] == len(rows) > 0, path

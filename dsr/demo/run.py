@@ -103,7 +103,8 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
     for c in manifest["collections"]:
         table.add_row(f"{c['system']}.{c['collection']}", str(c["records"]), str(c["mentions"]) if c["mentions"] else "-", ", ".join(c["fields"]), ", ".join(c["withheld_fields"]) or "-")
     console.print(table)
-    console.print(f"Export package: {result['export']} ({len(manifest['files'])} files, SHA-256 of each in manifest.json).")
+    console.print(f"Export package: {result['export']} ({len(manifest['files'])} files, SHA-256 of each in manifest.json);")
+    console.print("report.html inside it tells the customer, in plain words, what we hold, why, and with whom it is shared (§4, §5).")
     console.print("Other people named in exported notes and transcripts are masked as \\[other person].\n")
 
     console.rule("[bold]3. Erasure request (privacy policy §7: delete)")
