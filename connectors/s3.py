@@ -68,11 +68,11 @@ class S3Connector:
             raise self._fail(f"listing bucket {objects.bucket}", exc) from None
 
     def _body(self, objects: ObjectsConfig, key: str, version: str, byte_range: str | None = None) -> Any:
-        args = {"Bucket": objects.bucket, "Key": key}
+        # Always name the version, "null" included: without it S3 serves (or deletes) the current
+        # version, and an object written before versioning was switched on would be missed.
+        args = {"Bucket": objects.bucket, "Key": key, "VersionId": version}
         if byte_range:
             args["Range"] = byte_range
-        if version != NULL_VERSION:
-            args["VersionId"] = version
         try:
             return self.client.get_object(**args)["Body"]
         except (ClientError, BotoCoreError) as exc:
@@ -143,9 +143,7 @@ class S3Connector:
         """Delete every version and delete marker of exactly this key, except `keep`; returns how many."""
         doomed = [(k, v) for k, v, _ in self._versions(objects, prefix=key) if k == key and v != keep]
         for k, version in doomed:
-            args = {"Bucket": objects.bucket, "Key": k}
-            if version != NULL_VERSION:
-                args["VersionId"] = version
+            args = {"Bucket": objects.bucket, "Key": k, "VersionId": version}
             try:
                 self.client.delete_object(**args)
             except ClientError as exc:

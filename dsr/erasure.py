@@ -163,7 +163,8 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
             action = existing[step.name]
             result = by_name.get(step.name)
             action.state = "failed" if result and result.refused else "done"
-            action.affected_count = result.affected if result else len(keys)
+            done_now = result.affected if result else len(keys)
+            action.affected_count = max(action.affected_count or 0, done_now)  # a resumed step keeps what it did before
             if result and result.refused:
                 action.details = {**action.details, "refused": list(result.refused)}
             action.finished_at = utcnow()

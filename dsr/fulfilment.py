@@ -40,6 +40,8 @@ def finish(rt: Runtime, request_id: str, outcome: str, export_path: str | None =
         row.export_path = export_path
         row.subject = None
         row.corrections = None
+        for action in row.actions:  # record keys (an S3 key may name the person) served the rerun only
+            action.details = {k: v for k, v in (action.details or {}).items() if k != "keys"}
         set_status(session, row, COMPLETED, ORCHESTRATOR, outcome)
         session.commit()
 
