@@ -184,12 +184,14 @@ def request_verify(
 @request_app.command("list")
 def request_list(overdue: bool = typer.Option(False, help="Only requests past their due date and not completed."), config: ConfigDir = DEFAULT_CONFIG) -> None:
     """Requests with status and due date (no personal data)."""
+    from dsr.approval import expire_stale
     from dsr.requests import list_requests
 
     rt = _runtime(config)
     now = dt.datetime.now(dt.UTC)
     table = Table(Column("id", no_wrap=True, min_width=21), "kind", "status", "received", "due", "channel", "department")
     with rt.sessions() as session:
+        expire_stale(session, now)  # plans nobody decided on in time
         for row in list_requests(session, overdue_at=now if overdue else None):
             table.add_row(row.id, row.kind, row.status, f"{row.received_at:%Y-%m-%d}", f"{row.due_at:%Y-%m-%d}", row.channel, row.department)
     console.print(table)
@@ -217,6 +219,22 @@ def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
         for e in row.events:
             history.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.from_status or "", e.to_status, e.actor, e.note)
         console.print(history)
+        if row.plan:
+            from dsr.approval import decisions, plan_table
+            from dsr.plan import ErasurePlan
+
+            plan = ErasurePlan.from_json(row.plan)
+            steps = Table("system", "collection", "records", "action", "fields", "legal basis", title=f"plan {plan.digest}")
+            for step in plan_table(plan):
+                steps.add_row(*(str(v) for v in step.values()))
+            console.print(steps)
+            if row.approval_due_at and row.status == "awaiting_approval":
+                console.print(f"awaits approval until {row.approval_due_at:%Y-%m-%d %H:%M} UTC: hkt-dsr approve {row.id} --as NAME --digest {plan.digest}", highlight=False)
+            ledger = Table("at", "decision", "by", "digest", "via", "reason", title="decisions")
+            for d in decisions(session, row.id):
+                ledger.add_row(f"{d.at:%Y-%m-%d %H:%M:%S}", d.verdict, d.actor, d.plan_digest, d.via, d.reason)
+            if ledger.rows:
+                console.print(ledger)
         if row.actions:
             actions = Table("step", "state", "planned", "affected", title="actions")
             for a in row.actions:
@@ -334,7 +352,7 @@ def hold_release(hold_id: int, by: Annotated[str, typer.Option("--by", help="Who
 
 @app.command("run")
 def run(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Start the flow for a request's kind (access or erase) on Prefect, in this process."""
+    """Run the flow for a request's kind in this process; an erasure or rectification plan waits for approval."""
     from dsr.requests import RequestError, runnable_request
 
     rt = _runtime(config)
@@ -348,21 +366,94 @@ def run(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
 
 
 def run_flow(kind: str, request_id: str, config: Path) -> dict:
-    """Run a request's flow; a refused or failed run exits non-zero with the reason."""
+    """Run a request's flow; a refused, failed, rejected or expired run exits non-zero with the reason."""
     from dsr.fulfilment import failure_reason
+    from flows.deployments import FLOWS
 
-    if kind == "access":
-        from flows.access import access_request as flow
-    elif kind == "rectify":
-        from flows.erasure import rectification_request as flow
-    elif kind == "opt_out":
-        from flows.erasure import opt_out_request as flow
-    else:
-        from flows.erasure import erasure_request as flow
     try:
-        return flow(request_id=request_id, config_dir=str(config.resolve()))
+        state = FLOWS[kind](request_id=request_id, config_dir=str(config.resolve()), return_state=True)
+    except Exception as exc:  # refused before the run began
+        raise _fail(f"request {request_id} failed: {failure_reason(exc)}") from None
+    if state.is_completed():
+        return state.result()
+    from dsr.requests import EXPIRED, REJECTED, get_request
+    from dsr.runtime import runtime_for
+
+    with runtime_for(str(config.resolve())).sessions() as session:  # the control database says how it ended
+        request = get_request(session, request_id)
+        if request.status in (REJECTED, EXPIRED):
+            raise _fail(f"request {request_id} {request.status}: {request.outcome}", 2)
+    try:
+        state.result()
     except Exception as exc:  # the flow already recorded the failure on the request
         raise _fail(f"request {request_id} failed: {failure_reason(exc)}") from None
+    raise _fail(f"request {request_id} ended {state.name}")
+
+
+# ------------------------------------------------------------------ four-eyes approval
+
+
+AsName = Annotated[str, typer.Option("--as", help="Who decides: not the person who took the request.")]
+
+
+@app.command("approve")
+def approve(
+    request_id: str,
+    as_: AsName,
+    digest: Annotated[str, typer.Option("--digest", help="The digest of the plan you reviewed (hkt-dsr request show).")],
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Approve a request's erasure or rectification plan; the waiting run then goes ahead."""
+    _decide(request_id, as_, "approve", digest, "", config)
+
+
+@app.command("reject")
+def reject(
+    request_id: str,
+    as_: AsName,
+    reason: Annotated[str, typer.Option("--reason", help="Why the plan must not run (recorded).")],
+    digest: Annotated[str | None, typer.Option("--digest", help="The digest of the plan you reviewed.")] = None,
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Reject a request's plan: nothing is changed, the request closes as rejected."""
+    _decide(request_id, as_, "reject", digest, reason, config)
+
+
+def _decide(request_id: str, actor: str, verdict: str, digest: str | None, reason: str, config: Path) -> None:
+    """Record the decision in the control database (the source of truth), then wake the waiting run."""
+    from dsr.approval import ApprovalError, decide
+    from dsr.requests import RequestError, get_request
+
+    rt = _runtime(config)
+    with rt.sessions() as session:
+        try:
+            decision = decide(session, request_id, actor=actor, verdict=verdict, plan_digest=digest, via="cli", reason=reason)
+        except (ApprovalError, RequestError) as exc:
+            raise _fail(str(exc)) from None
+        flow_run_id = get_request(session, request_id).flow_run_id
+    console.print(f"{request_id}: plan {decision.plan_digest} {decision.verdict} by {decision.actor}; recorded", highlight=False)
+    if flow_run_id is None:
+        return
+    from flows.approval import resume_waiting_run
+
+    try:
+        resumed = resume_waiting_run(flow_run_id, decision)
+    except Exception as exc:  # noqa: BLE001 - the decision stands; say how to carry it to the run
+        raise _fail(f"the decision is recorded, but flow run {flow_run_id} could not be resumed ({type(exc).__name__}: {exc}); "
+                    f"resume it from the Prefect UI, or run `hkt-dsr run {request_id}`", 3) from None
+    console.print(f"flow run {flow_run_id} resumed" if resumed else f"no run is waiting: the next run of {request_id} reads the decision")
+
+
+@app.command("serve")
+def serve(
+    config: ConfigDir = DEFAULT_CONFIG,
+    limit: int = typer.Option(4, help="Flow runs at a time in this process."),
+) -> None:
+    """Serve a Prefect deployment per request kind (start runs and approve plans from the Prefect UI)."""
+    _runtime(config)  # a broken configuration is reported here, not in every run
+    from flows.deployments import serve_requests
+
+    serve_requests(config, limit)
 
 
 # ------------------------------------------------------------------ datasets and receipts

@@ -74,6 +74,10 @@ class EstateSettings(_Model):
     ledger_origin: str = "hkt.example/dsr-ledger"
     export_dir: str = ".dsr/exports"
     receipts_dir: str = ".dsr/receipts"
+    # Four-eyes approval of erasure and rectification plans: how long a plan waits for a second
+    # person before the request expires untouched, and how often a waiting run looks for the answer.
+    approval_timeout_hours: float = Field(72.0, gt=0)
+    approval_poll_seconds: int = Field(10, ge=1, le=300)
 
 
 class SystemConfig(_Model):

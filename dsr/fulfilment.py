@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dsr.control.models import ActionRow
 from dsr.erasure import ErasureVerificationError
-from dsr.requests import COMPLETED, FAILED, RUNNING, RequestError, get_request, runnable_request, set_status
+from dsr.requests import COMPLETED, FAILED, RUNNING, RequestError, close_request, get_request, runnable_request, set_status
 from dsr.runtime import Runtime
 
 ORCHESTRATOR = "orchestrator"
-SAFE_ERRORS = ("ConnectorError", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError", "UnknownConnectorKind", "ConfigError")
+SAFE_ERRORS = ("ApprovalError", "ConnectorError", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError", "UnknownConnectorKind", "ConfigError")
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -36,13 +36,8 @@ def finish(rt: Runtime, request_id: str, outcome: str, export_path: str | None =
     """Complete the request and drop the subject's raw identifiers: the commitment stays for receipts."""
     with rt.sessions() as session:
         row = get_request(session, request_id)
-        row.outcome = outcome
         row.export_path = export_path
-        row.subject = None
-        row.corrections = None
-        for action in row.actions:  # record keys (an S3 key may name the person) served the rerun only
-            action.details = {k: v for k, v in (action.details or {}).items() if k != "keys"}
-        set_status(session, row, COMPLETED, ORCHESTRATOR, outcome)
+        close_request(session, row, COMPLETED, ORCHESTRATOR, outcome)
         session.commit()
 
 

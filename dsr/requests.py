@@ -19,7 +19,10 @@ from dsr.subject import Identifier, IdentifierKind, Subject
 from receipts.commitment import commitments
 
 RECEIVED, VERIFIED, RUNNING, COMPLETED, FAILED = "received", "verified", "running", "completed", "failed"
-RUNNABLE = (VERIFIED, RUNNING, FAILED)  # running/failed: a crashed or failed run may be resumed
+AWAITING_APPROVAL, APPROVED, REJECTED, EXPIRED = "awaiting_approval", "approved", "rejected", "expired"
+# running/failed/awaiting approval: a crashed, failed or suspended run may be resumed
+RUNNABLE = (VERIFIED, RUNNING, FAILED, AWAITING_APPROVAL, APPROVED)
+CLOSED = (COMPLETED, REJECTED, EXPIRED)  # final: the subject's raw identifiers are gone
 
 
 class RequestError(ValueError):
@@ -114,6 +117,18 @@ def set_status(session: Session, row: RequestRow, status: str, actor: str, note:
     row.status = status
 
 
+def close_request(session: Session, row: RequestRow, status: str, actor: str, outcome: str) -> None:
+    """End a request for good: drop the subject's raw identifiers (the commitments stay for receipts)
+    and the record keys its actions kept for a rerun (an S3 key may name the person)."""
+    assert status in CLOSED, status
+    row.outcome = outcome
+    row.subject = None
+    row.corrections = None
+    for action in row.actions:
+        action.details = {k: v for k, v in (action.details or {}).items() if k != "keys"}
+    set_status(session, row, status, actor, outcome)
+
+
 def get_request(session: Session, request_id: str) -> RequestRow:
     row = session.get(RequestRow, request_id)
     if row is None:
@@ -128,6 +143,8 @@ def runnable_request(session: Session, request_id: str) -> RequestRow:
         raise RequestError(f"request {row.id} is not verified: record who verified the requester's identity, and how, before it can run")
     if row.status == COMPLETED:
         raise RequestError(f"request {row.id} is already completed")
+    if row.status in (REJECTED, EXPIRED):
+        raise RequestError(f"request {row.id} was {row.status} and is closed; the customer's wish needs a new request")
     if row.status not in RUNNABLE:
         raise RequestError(f"request {row.id} is {row.status}; it can run when verified")
     if row.subject is None:
@@ -148,5 +165,5 @@ def corrections_of(row: RequestRow) -> list[Correction]:
 def list_requests(session: Session, overdue_at: dt.datetime | None = None) -> list[RequestRow]:
     query = select(RequestRow).order_by(RequestRow.received_at)
     if overdue_at is not None:
-        query = query.where(RequestRow.due_at < overdue_at, RequestRow.status != COMPLETED)
+        query = query.where(RequestRow.due_at < overdue_at, RequestRow.status.not_in(CLOSED))
     return list(session.scalars(query))

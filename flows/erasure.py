@@ -1,20 +1,28 @@
 """Requests that change data by plan: erasure_request, rectification_request, opt_out_request.
 
-discover -> plan -> apply the plan system by system -> verify -> seal. Only the plan differs
-(dsr.erasure.make_plan reads the request's kind); the business process reads the same.
+discover -> plan -> a second person approves (erase, rectify) -> apply the plan system by system
+-> verify -> seal. Only the plan differs (dsr.erasure.make_plan reads the request's kind); the
+business process reads the same.
+
+The flow run's final state mirrors the request's: Completed (completed), Failed (failed),
+Cancelled named "Rejected" (rejected), Failed named "Expired" (no decision before the deadline);
+while a plan awaits approval the run is Paused, or Suspended when it runs from a deployment.
 """
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
+from prefect.states import Cancelled, Failed, State
 
 import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
+from dsr.approval import NEEDS_APPROVAL, ApprovalError
 from dsr.discovery import Discovery
 from dsr.erasure import ErasureVerificationError, PostCheck, add_suppression, execute_system, make_plan, verify_erasure
 from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
+from flows.approval import await_approval
 from flows.tasks import TASK_OPTIONS, discover_subject
 
 VERBS = {"erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
@@ -53,12 +61,20 @@ def seal(config_dir: str, request_id: str, checks: list[PostCheck], verb: str) -
     return seal_request(runtime_for(config_dir), request_id, outcomes, summary)
 
 
-def _fulfil(config_dir: str, request_id: str, kind: str) -> dict:
+def _fulfil(config_dir: str, request_id: str, kind: str) -> dict | State:
     rt = runtime_for(config_dir)
     fulfilment.begin(rt, request_id, kind)
     try:
         discovery = discover_subject(config_dir, request_id)
         request_plan = plan(config_dir, request_id, discovery)
+        if kind in NEEDS_APPROVAL:
+            decision = await_approval(config_dir, request_id, request_plan)
+            if decision is None:
+                return Failed(name="Expired", message=f"request {request_id}: no decision on plan {request_plan.digest} before the deadline; nothing was changed")
+            if not decision.approved:
+                return Cancelled(name="Rejected", message=f"request {request_id}: plan {request_plan.digest} rejected by {decision.actor}; nothing was changed")
+            if decision.plan_digest != request_plan.digest:
+                raise ApprovalError(f"request {request_id}: the approval was given for plan {decision.plan_digest}, not {request_plan.digest}")
         for system in request_plan.systems():
             apply_system(config_dir, request_id, request_plan, system, VERBS[kind])
         if kind == "opt_out":
@@ -76,15 +92,15 @@ def _fulfil(config_dir: str, request_id: str, kind: str) -> dict:
 
 
 @flow(name="erasure_request", flow_run_name="erasure-{request_id}")
-def erasure_request(request_id: str, config_dir: str) -> dict:
+def erasure_request(request_id: str, config_dir: str) -> dict | State:
     return _fulfil(config_dir, request_id, "erase")
 
 
 @flow(name="rectification_request", flow_run_name="rectification-{request_id}")
-def rectification_request(request_id: str, config_dir: str) -> dict:
+def rectification_request(request_id: str, config_dir: str) -> dict | State:
     return _fulfil(config_dir, request_id, "rectify")
 
 
 @flow(name="opt_out_request", flow_run_name="opt-out-{request_id}")
-def opt_out_request(request_id: str, config_dir: str) -> dict:
+def opt_out_request(request_id: str, config_dir: str) -> dict | State:
     return _fulfil(config_dir, request_id, "opt_out")

@@ -98,3 +98,11 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture
+def demo(prefect_harness: None, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The demo estate (tests/demo_estate.py) on the session's Prefect API."""
+    from tests.demo_estate import open_demo
+
+    yield from open_demo(s3_endpoint, tmp_path, monkeypatch)

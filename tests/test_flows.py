@@ -6,144 +6,19 @@ refused or must fail without touching anything."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import shutil
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from sqlalchemy import create_engine, inspect, text
 
 from connectors.base import ConnectorError
-from dsr.control.models import ActionRow, LedgerEntry, RequestRow, StatusEvent
-from dsr.demo.estate import DEMO_CUSTOMER, build_estate
-from dsr.demo.objects import ATTACHMENTS, LOGS, TRANSCRIPTS, build_buckets
-from dsr.requests import COMPLETED, FAILED, RECEIVED, RequestError, Verification, create_request
-from dsr.runtime import Runtime, runtime_for
-from dsr.subject import Identifier, IdentifierKind
-from flows.access import access_request
-from flows.erasure import erasure_request
-from receipts.note import Keyring
-from receipts.receipt import check
+from dsr.requests import COMPLETED, FAILED, RECEIVED, RequestError
+from tests.demo_estate import DEMO_COLLECTIONS, DEMO_EMAIL, DEMO_NO, FRIEND_NO, MENTION_FILES, NAMESAKE_NO, PERSONAL, SQL_SYSTEMS, SYSTEMS
 
 pytestmark = pytest.mark.prefect
-
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo"
-SQL_SYSTEMS = ("crm", "billing", "support", "marketing")
-SYSTEMS = (*SQL_SYSTEMS, "storage")
-DEMO_NO, NAMESAKE_NO, FRIEND_NO = DEMO_CUSTOMER.customer_no, "HKT-0000043", "HKT-0000044"
-DEMO_EMAIL = DEMO_CUSTOMER.email.lower()
-# The demo customer's personal data as it could leak (compared lower-cased): his email, his number
-# as digits or as written, his name in either script, his customer number.
-PERSONAL = (DEMO_EMAIL, "12345678", "1234-5678", "1234 5678", "yamada", "山田", DEMO_NO.lower())
-# Every collection the demo customer's data lives in: by identity, by an owned reference, or
-# mentioned in objects (attachments, a call transcript, access log lines).
-DEMO_COLLECTIONS = {
-    "crm.customers", "crm.addresses", "crm.contact_points", "billing.invoices", "billing.payments",
-    "support.tickets", "marketing.mailing_list", "marketing.web_events",
-    "storage.support_attachments", "storage.call_transcripts", "storage.web_access_logs",
-}
-# Other people's records that mention him: only the mentioning text is exported, in its own file.
-MENTION_FILES = {"support.tickets.mentions"}
-
-
-@dataclass
-class Demo:
-    workdir: Path
-    config: Path
-    rt: Runtime
-
-    def request(self, kind: str, verified: bool = True) -> str:
-        identifiers = [Identifier.parse(IdentifierKind.EMAIL, DEMO_CUSTOMER.email), Identifier.parse(IdentifierKind.PHONE, DEMO_CUSTOMER.phone)]
-        verification = Verification("photo ID and call-back", "privacy officer", dt.datetime.now(dt.UTC)) if verified else None
-        with self.rt.sessions() as session:
-            row = create_request(session, self.rt.estate, kind=kind, identifiers=identifiers, channel="web",
-                                 department="Support Desk", requested_by="clerk", verification=verification)
-            session.commit()
-            return row.id
-
-    def run(self, kind: str, request_id: str) -> dict:
-        flow = access_request if kind == "access" else erasure_request
-        return flow(request_id=request_id, config_dir=str(self.config))
-
-    def rows(self, system: str, sql: str, **params: object) -> list[tuple]:
-        engine = create_engine(f"sqlite:///{self.workdir / (system + '.db')}")
-        try:
-            with engine.connect() as conn:
-                return [tuple(r) for r in conn.execute(text(sql), params)]
-        finally:
-            engine.dispose()
-
-    def snapshot(self) -> dict[str, list[tuple]]:
-        """Every row of every table of the four SQL systems, and every object version in S3."""
-        tables: dict[str, list[tuple]] = {}
-        s3 = boto3.client("s3", endpoint_url=os.environ["DSR_S3_ENDPOINT"])
-        for bucket in (ATTACHMENTS, TRANSCRIPTS, LOGS):
-            versions = s3.list_object_versions(Bucket=bucket)
-            tables[f"s3:{bucket}"] = sorted((v["Key"], v["VersionId"], v.get("ETag", "")) for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []))
-        for system in SQL_SYSTEMS:
-            engine = create_engine(f"sqlite:///{self.workdir / (system + '.db')}")
-            names = inspect(engine).get_table_names()
-            engine.dispose()
-            for name in names:
-                tables[f"{system}.{name}"] = sorted(self.rows(system, f"select * from {name}"), key=repr)
-        return tables
-
-    def request_row(self, request_id: str) -> RequestRow:
-        with self.rt.sessions() as session:
-            row = session.get(RequestRow, request_id)
-            assert row is not None
-            session.expunge(row)
-            return row
-
-    def control(self, request_id: str) -> dict[str, object]:
-        """What the control database holds about a request: status, its history, actions and receipts."""
-        with self.rt.sessions() as session:
-            row = session.get(RequestRow, request_id)
-            assert row is not None
-            return {
-                "status": row.status,
-                "outcome": row.outcome,
-                "events": [(e.from_status, e.to_status) for e in session.query(StatusEvent).filter_by(request_id=request_id).order_by(StatusEvent.id)],
-                "actions": [(a.step, a.state, a.affected_count) for a in session.query(ActionRow).filter_by(request_id=request_id).order_by(ActionRow.id)],
-                "receipts": sorted(r.receipt_id for r in session.query(LedgerEntry).filter_by(request_id=request_id, kind="action")),
-            }
-
-    def receipt_files(self, request_id: str) -> list[Path]:
-        return sorted((self.rt.receipts_dir / request_id).glob("*.json"))
-
-    def check_receipts(self, request_id: str) -> list[dict]:
-        """Verify the request's receipts against the published keyring; return the action receipts' bodies."""
-        keyring = Keyring.from_json((self.rt.receipts_dir / "keyring.json").read_bytes())
-        files = [p for p in self.receipt_files(request_id) if p.name != "certificate.json"]
-        verdicts = [check(p.name, p.read_bytes(), keyring) for p in files]
-        assert verdicts and all(v.ok for v in verdicts), verdicts
-        bodies = [v.body for v in verdicts]
-        assert [b["kind"] for b in bodies].count("certificate") == 1
-        return [b for b in bodies if b["kind"] == "action"]
-
-
-@pytest.fixture
-def demo(prefect_harness: None, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
-    workdir = tmp_path / "work"
-    monkeypatch.setenv("DSR_WORKDIR", str(workdir))
-    monkeypatch.setenv("DSR_S3_ENDPOINT", s3_endpoint)
-    build_estate(workdir, customers=200)
-    build_buckets(s3_endpoint, others=20)
-    # runtime_for caches one Runtime per config directory string: a copy per test keeps tests apart.
-    config = Path(shutil.copytree(DEMO_CONFIG, tmp_path / "config"))
-    rt = Runtime.open(config, create_keys=True)
-    yield Demo(workdir, config, rt)
-    rt.close()
-    runtime_for(str(config)).close()
-
 
 # ------------------------------------------------------------------ access
 

@@ -65,6 +65,8 @@ class RequestRow(Base):
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
     export_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     plan: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    flow_run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the Prefect run that waits for approval
+    approval_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     events: Mapped[list[StatusEvent]] = relationship(order_by="StatusEvent.id", cascade="all, delete-orphan")
     actions: Mapped[list[ActionRow]] = relationship(order_by="ActionRow.id", cascade="all, delete-orphan")
@@ -82,6 +84,23 @@ class StatusEvent(Base):
     to_status: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(80))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApprovalRow(Base):
+    """A decision on a request's plan (four-eyes): approved, rejected, or an attempt that was refused
+    and why. Only ever inserted (see migration 0005): the record of who allowed what to be destroyed."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))  # approved | rejected | refused
+    actor: Mapped[str] = mapped_column(String(80))
+    plan_digest: Mapped[str] = mapped_column(String(80))  # the digest the actor gave
+    via: Mapped[str] = mapped_column(String(40))  # cli | prefect (the UI's input form) | demo
+    prompt: Mapped[str | None] = mapped_column(String(80), nullable=True)  # the Prefect pause that carried it
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ActionRow(Base):

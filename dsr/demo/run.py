@@ -7,12 +7,15 @@ verify. The S3 buckets are served by moto's standalone server, started and stopp
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,10 +27,11 @@ from sqlalchemy import create_engine, text
 from dsr.demo.estate import DEMO_CUSTOMER, build_estate
 from dsr.demo.objects import ATTACHMENTS, TRANSCRIPTS, build_buckets
 from dsr.demo.s3server import DEMO_CREDENTIALS, moto_s3_server
+from dsr.runtime import Runtime
 from dsr.subject import Identifier, IdentifierKind
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo"
-STAFF = {"intake": "Aiko Sato (Support Desk)", "verifier": "Ken Ito (Privacy Office)"}
+STAFF = {"intake": "Aiko Sato (Support Desk)", "verifier": "Ken Ito (Privacy Office)", "approver": "Mari Tanaka (Privacy Office)"}
 
 
 def _fresh(workdir: Path) -> None:
@@ -54,7 +58,6 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
     from dsr.erasure import discover_now
     from dsr.ledger import export_bundle
     from dsr.requests import Verification, create_request
-    from dsr.runtime import Runtime
     from receipts.receipt import check
 
     console.rule("[bold]1. A fake HKT estate")
@@ -107,9 +110,9 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
     console.print("report.html inside it tells the customer, in plain words, what we hold, why, and with whom it is shared (§4, §5).")
     console.print("Other people named in exported notes and transcripts are masked as \\[other person].\n")
 
-    console.rule("[bold]3. Erasure request (privacy policy §7: delete)")
+    console.rule("[bold]3. Erasure request (privacy policy §7: delete), approved by a second person")
     erase_id = new_request("erase")
-    result = run_flow("erase", erase_id, DEMO_CONFIG)
+    result = _erase_with_approval(rt, erase_id, console)
     with rt.sessions() as session:
         actions = session.query(ActionRow).filter_by(request_id=erase_id).order_by(ActionRow.id).all()
     table = Table("system.collection", "action", "fields", "count", "policy rule", title=f"What was done ({erase_id}, plan {result['plan_digest'][:19]}…)")
@@ -139,6 +142,49 @@ def _run(workdir: Path, endpoint: str, console: Console) -> int:
     console.print(replay.stdout.strip().splitlines()[-1] if replay.stdout.strip() else replay.stderr.strip(), highlight=False)
     rt.close()
     return 1 if failed or replay.returncode else 0
+
+
+def _erase_with_approval(rt: Runtime, request_id: str, console: Console) -> dict:
+    """Run the erasure flow; it pauses with its plan, and a second person approves it, as
+    `hkt-dsr approve` would from another terminal (the requester's own approval is refused)."""
+    from dsr.approval import ApprovalError, decide, plan_table
+    from dsr.cli import run_flow
+    from dsr.plan import ErasurePlan
+    from dsr.requests import get_request
+    from flows.approval import resume_waiting_run
+
+    outcome: dict[str, dict] = {}
+    run = threading.Thread(target=contextvars.copy_context().run, args=(lambda: outcome.update(result=run_flow("erase", request_id, DEMO_CONFIG)),), daemon=True)
+    run.start()
+    while run.is_alive():
+        with rt.sessions() as session:
+            row = get_request(session, request_id)
+            if row.status == "awaiting_approval":
+                plan = ErasurePlan.from_json(row.plan or {})
+                break
+        time.sleep(0.3)
+    else:
+        raise RuntimeError(f"request {request_id} ended before its plan was approved")
+    table = Table("system", "collection", "records", "action", "fields", "legal basis", title=f"The plan awaiting approval ({plan.digest[:19]}…)")
+    for step in plan_table(plan):
+        table.add_row(*(str(v) for v in step.values()))
+    console.print(table)
+    console.print("The run is paused (Prefect state Paused); the plan is also a Prefect artifact. Nothing has been touched yet.")
+    for actor in (STAFF["intake"], STAFF["approver"]):
+        console.print(f"$ hkt-dsr approve {request_id} --as '{actor}' --digest {plan.digest[:19]}…", highlight=False)
+        with rt.sessions() as session:
+            try:
+                decision = decide(session, request_id, actor=actor, verdict="approve", plan_digest=plan.digest, via="demo")
+            except ApprovalError as exc:
+                console.print(f"  refused: {str(exc).split('refused: ', 1)[-1]}", highlight=False)
+                continue
+            flow_run_id = get_request(session, request_id).flow_run_id
+        console.print(f"  approved and recorded; the waiting flow run {flow_run_id} resumes", highlight=False)
+        resume_waiting_run(flow_run_id or "", decision)
+    run.join()
+    if "result" not in outcome:
+        raise RuntimeError(f"request {request_id}: the erasure run did not complete")
+    return outcome["result"]
 
 
 def _show_what_remains(workdir: Path, endpoint: str, console: Console) -> None:

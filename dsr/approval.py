@@ -1,0 +1,149 @@
+"""Four-eyes approval: a second person approves a plan before anything is destroyed or rewritten.
+
+The control database is the source of truth. Every decision (approved, rejected) and every refused
+attempt (the requester approving their own request, a digest that is not the plan's, an answer
+after the deadline) is recorded with who, when and the digest they gave. Prefect only carries the
+answer to a waiting run: from `hkt-dsr approve`, or from its UI's input form, both of which land
+here in `decide`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dsr.control.models import ApprovalRow, RequestRow, utcnow
+from dsr.plan import ErasurePlan
+from dsr.requests import APPROVED, AWAITING_APPROVAL, EXPIRED, REJECTED, close_request, get_request, set_status
+
+NEEDS_APPROVAL = ("erase", "rectify")  # what destroys or rewrites data; access and opt-out do not
+APPROVE, REJECT = "approve", "reject"
+
+
+class ApprovalError(ValueError):
+    """A decision was refused or cannot be taken; the message says why (names staff, never the subject)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of a request's approval: who decided, on which plan, and when."""
+
+    verdict: str  # approved | rejected
+    actor: str
+    plan_digest: str
+    at: dt.datetime
+    reason: str = ""
+
+    @property
+    def approved(self) -> bool:
+        return self.verdict == APPROVED
+
+
+def plan_table(plan: ErasurePlan) -> list[dict[str, str | int]]:
+    """The plan as an approver reads it: system, collection, record count, action, legal basis.
+    Counts and policy words only, never keys or values: it may be shown in Prefect's UI."""
+    return [
+        {"system": s.system, "collection": s.collection, "records": s.count, "action": s.operation,
+         "fields": ", ".join(s.fields), "legal basis": s.legal_basis or s.rule}
+        for s in plan.steps
+    ]
+
+
+def await_decision(session: Session, request_id: str, plan: ErasurePlan, timeout: dt.timedelta, flow_run_id: str | None) -> dt.datetime:
+    """Put the request in front of approvers; returns the deadline. A rerun keeps the first deadline."""
+    row = get_request(session, request_id)
+    row.flow_run_id = flow_run_id
+    if row.approval_due_at is None:
+        row.approval_due_at = utcnow() + timeout
+    if row.status != AWAITING_APPROVAL:
+        set_status(session, row, AWAITING_APPROVAL, "orchestrator", f"plan {plan.digest} ({len(plan.steps)} step(s)) awaits a second person's approval")
+    return row.approval_due_at
+
+
+def decision_for(session: Session, request_id: str) -> Decision | None:
+    """The request's standing decision, if any: the first approval or rejection recorded."""
+    row = session.scalars(
+        select(ApprovalRow).where(ApprovalRow.request_id == request_id, ApprovalRow.verdict.in_((APPROVED, REJECTED))).order_by(ApprovalRow.id)
+    ).first()
+    return None if row is None else Decision(row.verdict, row.actor, row.plan_digest, row.at, row.reason)
+
+
+def decide(
+    session: Session, request_id: str, *, actor: str, verdict: str, plan_digest: str | None,
+    via: str, reason: str = "", prompt: str | None = None,
+) -> Decision:
+    """Record an approval or rejection of the request's plan, or refuse it (recorded too) and raise.
+
+    Idempotent: the same person giving the same answer again (the CLI resumed the run, which then
+    reads the answer from Prefect) gets the standing decision back.
+    """
+    if verdict not in (APPROVE, REJECT):
+        raise ApprovalError(f"a decision is {APPROVE!r} or {REJECT!r}, not {verdict!r}")
+    actor = " ".join(actor.split())
+    if not actor:
+        raise ApprovalError("say who decides (--as NAME)")
+    row = get_request(session, request_id)
+    standing = decision_for(session, request_id)
+    if standing is not None:
+        wanted = APPROVED if verdict == APPROVE else REJECTED
+        if standing.verdict == wanted and standing.actor.casefold() == actor.casefold() and (plan_digest in (None, standing.plan_digest)):
+            return standing
+        raise ApprovalError(f"request {request_id} was already {standing.verdict} by {standing.actor} at {standing.at:%Y-%m-%d %H:%M} UTC")
+    if row.status != AWAITING_APPROVAL:
+        raise ApprovalError(f"request {request_id} is {row.status}; only a request whose plan awaits approval can be decided")
+    assert row.plan is not None and row.approval_due_at is not None
+    current = ErasurePlan.from_json(row.plan).digest
+    given = (plan_digest or "").strip()
+
+    def refuse(why: str) -> ApprovalError:
+        if prompt is None or not session.scalar(select(ApprovalRow.id).where(ApprovalRow.request_id == request_id, ApprovalRow.prompt == prompt)):
+            session.add(ApprovalRow(request_id=request_id, verdict="refused", actor=actor, plan_digest=given or "-", via=via, prompt=prompt, reason=why, at=utcnow()))
+        set_status(session, row, AWAITING_APPROVAL, actor, f"{verdict} refused: {why}")
+        session.commit()
+        return ApprovalError(f"request {request_id}: {verdict} by {actor} refused: {why}")
+
+    if utcnow() >= row.approval_due_at:
+        expire(session, row)
+        session.commit()
+        raise ApprovalError(f"request {request_id} expired at {row.approval_due_at:%Y-%m-%d %H:%M} UTC without a decision; nothing was changed")
+    if actor.casefold() == " ".join(row.requested_by.split()).casefold():
+        raise refuse(f"{actor} took this request and cannot also approve or reject it (four-eyes)")
+    if verdict == APPROVE and given != current:
+        raise refuse(f"plan digest {given or '(none)'} is not the plan's ({current}); review the current plan")
+    if verdict == REJECT and given and given != current:
+        raise refuse(f"plan digest {given} is not the plan's ({current})")
+    if verdict == REJECT and not reason.strip():
+        raise ApprovalError("a rejection needs a reason (--reason)")
+    decided = APPROVED if verdict == APPROVE else REJECTED
+    session.add(ApprovalRow(request_id=request_id, verdict=decided, actor=actor, plan_digest=current, via=via, prompt=prompt, reason=reason.strip(), at=utcnow()))
+    if decided == APPROVED:
+        set_status(session, row, APPROVED, actor, f"plan {current} approved")
+    else:
+        close_request(session, row, REJECTED, actor, f"plan {current} rejected by {actor}: {reason.strip()}; nothing was changed")
+    session.commit()
+    standing = decision_for(session, request_id)
+    assert standing is not None
+    return standing
+
+
+def expire(session: Session, row: RequestRow) -> None:
+    """No decision before the deadline: the request ends, nothing having been touched."""
+    if row.status == AWAITING_APPROVAL:
+        close_request(session, row, EXPIRED, "orchestrator", f"no decision on the plan before {row.approval_due_at:%Y-%m-%d %H:%M} UTC; nothing was changed")
+
+
+def expire_stale(session: Session, now: dt.datetime | None = None) -> list[str]:
+    """Expire every request whose approval deadline passed (a suspended run is not there to notice)."""
+    now = now or utcnow()
+    rows = session.scalars(select(RequestRow).where(RequestRow.status == AWAITING_APPROVAL, RequestRow.approval_due_at <= now)).all()
+    for row in rows:
+        expire(session, row)
+    session.commit()
+    return [row.id for row in rows]
+
+
+def decisions(session: Session, request_id: str) -> list[ApprovalRow]:
+    return list(session.scalars(select(ApprovalRow).where(ApprovalRow.request_id == request_id).order_by(ApprovalRow.id)))

@@ -1,0 +1,116 @@
+"""Waiting in a flow run for a second person's approval, and waking the run when it comes.
+
+A run started in this process pauses (`pause_flow_run`) and polls; a run of a served deployment
+suspends (`suspend_flow_run`): its process exits, no worker is held while a human decides, and the
+run starts again from the top once resumed. Either way the answer arrives as an `ApprovalInput`
+(from `hkt-dsr approve`/`reject`, or typed into Prefect's UI form) and is decided by
+dsr.approval.decide, against the control database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from uuid import UUID
+
+from prefect import get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
+from prefect.input import RunInput
+from pydantic import Field
+
+import flows  # noqa: F401  (telemetry off before Prefect loads)
+from dsr.approval import APPROVE, REJECT, ApprovalError, Decision, await_decision, decide, decision_for, expire, plan_table
+from dsr.control.models import utcnow
+from dsr.plan import ErasurePlan
+from dsr.requests import get_request
+from dsr.runtime import runtime_for
+
+
+class ApprovalInput(RunInput):
+    """The form a waiting run shows in Prefect's UI (and what `hkt-dsr approve` sends)."""
+
+    approver: str = Field(description="Your name. Not the person who took the request: a second pair of eyes.")
+    plan_digest: str = Field(description="The digest of the plan you reviewed, from the plan artifact (sha256:...).")
+    approve: bool = Field(True, description="Untick to reject the plan: nothing is changed and the request closes.")
+    reason: str = Field("", description="Why you reject (required to reject).")
+
+
+def publish_plan(request_id: str, plan: ErasurePlan, due: dt.datetime) -> None:
+    """The plan as a Prefect table artifact for the approver: counts and actions, no personal data."""
+    create_table_artifact(
+        table=plan_table(plan),
+        key=f"plan-{request_id.lower()}",
+        description=f"Plan **{plan.digest}** for request {request_id}: approve or reject by {due:%Y-%m-%d %H:%M} UTC.",
+    )
+
+
+def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decision | None:
+    """Block (or suspend) until the plan is approved or rejected; None when the deadline passed."""
+    rt = runtime_for(config_dir)
+    context = FlowRunContext.get()
+    assert context is not None and context.flow_run is not None, "await_approval runs inside a flow"
+    run = context.flow_run
+    logger = get_run_logger()
+    with rt.sessions() as session:
+        standing = decision_for(session, request_id)
+        if standing is not None:  # decided while no run waited (a resumed suspension, or a rerun)
+            return standing
+        due = await_decision(session, request_id, plan, dt.timedelta(hours=rt.estate.settings.approval_timeout_hours), str(run.id))
+        session.commit()
+    publish_plan(request_id, plan, due)
+    logger.info("request %s: plan %s awaits approval until %s UTC: hkt-dsr approve %s --as NAME --digest %s",
+                request_id, plan.digest, f"{due:%Y-%m-%d %H:%M}", request_id, plan.digest)
+    description = f"Approve or reject plan **{plan.digest}** of request {request_id} (see the artifact plan-{request_id.lower()})."
+    form = ApprovalInput.with_initial_data(description=description)
+    attempt = 0
+    while (remaining := (due - utcnow()).total_seconds()) > 0:
+        attempt += 1
+        key = f"approval-{attempt}"
+        try:
+            if run.deployment_id is not None:
+                answer = suspend_flow_run(wait_for_input=form, timeout=math.ceil(remaining), key=key)
+            else:
+                answer = pause_flow_run(wait_for_input=form, timeout=math.ceil(remaining), poll_interval=rt.estate.settings.approval_poll_seconds, key=key)
+        except FlowPauseTimeout:
+            break
+        with rt.sessions() as session:
+            try:
+                return decide(session, request_id, actor=answer.approver, verdict=APPROVE if answer.approve else REJECT,
+                              plan_digest=answer.plan_digest, via="prefect", reason=answer.reason, prompt=f"{run.id}/{key}")
+            except ApprovalError as exc:
+                logger.warning("%s", exc)
+                if get_request(session, request_id).status == "expired":
+                    return None
+    with rt.sessions() as session:
+        standing = decision_for(session, request_id)
+        if standing is None:
+            expire(session, get_request(session, request_id))
+            session.commit()
+        return standing
+
+
+def resume_waiting_run(flow_run_id: str, decision: Decision, wait_seconds: float = 60) -> bool:
+    """Hand a recorded decision to the run waiting for it. False if no run waits (it ended, or it
+    will read the decision from the control database when it starts again)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    answer = {"approver": decision.actor, "plan_digest": decision.plan_digest, "approve": decision.approved, "reason": decision.reason}
+    deadline = time.monotonic() + wait_seconds
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                state = client.read_flow_run(UUID(flow_run_id)).state
+            except ObjectNotFound:
+                return False
+            if state is not None and state.is_paused():
+                resume_flow_run(UUID(flow_run_id), run_input=answer)
+                return True
+            # A run that has just recorded its wait may not have paused yet: give it a moment.
+            if state is None or not state.is_running() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)

@@ -1,0 +1,57 @@
+"""The request flows as deployments: one per request kind, served by `hkt-dsr serve`.
+
+Staff start a run from Prefect's UI with a form (the request id) and approve plans there or with
+`hkt-dsr approve`. A served run that waits for approval is suspended, so it holds no process. The
+same deployments are declared in prefect.yaml for a work pool of process workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from prefect import Flow, serve
+from prefect.types.entrypoint import EntrypointType
+
+import flows  # noqa: F401  (telemetry off before Prefect loads)
+from dsr.approval import expire_stale
+from dsr.runtime import runtime_for
+from flows.access import access_request
+from flows.erasure import erasure_request, opt_out_request, rectification_request
+
+#: The flow that fulfils each request kind, and the name of its deployment.
+FLOWS: dict[str, Flow] = {"access": access_request, "erase": erasure_request, "rectify": rectification_request, "opt_out": opt_out_request}
+DEPLOYMENT_NAMES = {"access": "access", "erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
+
+
+def deployment_name(kind: str) -> str:
+    """`flow/deployment`, as `prefect deployment run` and run_deployment take it."""
+    return f"{FLOWS[kind].name}/{DEPLOYMENT_NAMES[kind]}"
+
+
+def serve_requests(config_dir: Path, limit: int, sweep_seconds: float = 60) -> None:
+    """Serve a deployment per request kind until interrupted.
+
+    A suspended run is not there to notice its approval deadline pass, so a sweep expires such
+    requests in the control database (Prefect's server fails their runs itself).
+    """
+    config = str(config_dir.resolve())
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.wait(sweep_seconds):
+            with runtime_for(config).sessions() as session:
+                expire_stale(session)
+
+    sweeper = threading.Thread(target=sweep, name="approval-deadlines", daemon=True)
+    sweeper.start()
+    try:
+        serve(
+            *(flow.to_deployment(name=DEPLOYMENT_NAMES[kind], parameters={"config_dir": config}, tags=["hkt-dsr", kind],
+                                 description=f"Fulfil a verified {kind} request: give its request id.",
+                                 entrypoint_type=EntrypointType.MODULE_PATH)  # runs from any working directory
+              for kind, flow in FLOWS.items()),
+            limit=limit,
+        )
+    finally:
+        stop.set()
