@@ -8,9 +8,14 @@ offline with `hkt-dsr-verify`. Rows are only ever inserted (the database refuses
 from __future__ import annotations
 
 import json
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dsr.control.models import CheckpointRow, LedgerEntry
@@ -18,6 +23,31 @@ from dsr.runtime import Runtime
 from receipts.bundle import Bundle, write_bundle
 from receipts.merkle import MerkleTree, leaf_hash
 from receipts.note import Checkpoint
+
+T = TypeVar("T")
+
+
+def write(rt: Runtime, append_all: Callable[[Session], T], attempts: int = 8) -> T:
+    """Run `append_all` in a transaction of its own and commit it.
+
+    Two requests sealed at once may both take the same next index; the database refuses the second
+    (the index is the primary key). That writer's whole transaction is rolled back and run again
+    on the grown log, so indexes stay dense, checkpoints cover what they say, and nothing is
+    half-written. `append_all` must have no effect outside the session.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        with rt.sessions() as session:
+            try:
+                result = append_all(session)
+                session.commit()
+                return result
+            except IntegrityError:
+                session.rollback()
+                if attempt >= attempts:
+                    raise
+        time.sleep(random.uniform(0.01, 0.05) * attempt)  # jitter, so the two writers part
 
 
 def append(session: Session, request_id: str, receipt_id: str, kind: str, step: str, document: bytes) -> int:

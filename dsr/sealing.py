@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dsr import ledger
+from dsr.approval import decision_for
 from dsr.control.models import ActionRow, LedgerEntry, RequestRow, utcnow
 from dsr.requests import get_request
 from dsr.runtime import Runtime
@@ -100,46 +102,55 @@ def _publish(rt: Runtime, request_id: str, receipt_id: str, document: bytes) -> 
 
 def seal_request(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> list[str]:
     """Receipt every finished action not yet receipted (a rerun never signs twice), then the certificate."""
-    written: list[str] = []
-    with rt.sessions() as session:
-        request = get_request(session, request_id)
-        sealed = set(session.scalars(select(LedgerEntry.step).where(LedgerEntry.request_id == request_id)))
-        finished = ActionRow.state.in_(("done", "failed"))
-        for action in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id)):
-            if action.step in sealed:
-                continue
-            body = action_body(rt, request, action, outcomes.get(action.step, Outcome("not applicable")))
-            document = seal(rt.keys.signing_key, rt.keys.key_name, body)
-            ledger.append(session, request_id, body["receipt_id"], "action", action.step, document)
-            _publish(rt, request_id, body["receipt_id"], document)
-            written.append(body["receipt_id"])
-        session.commit()
+    sealed = ledger.write(rt, lambda session: _seal_actions(rt, session, request_id, outcomes))
+    for receipt_id, document in sealed:  # published once in the ledger, never for a rolled-back attempt
+        _publish(rt, request_id, receipt_id, document)
     certify(rt, request_id, outcomes, outcome_text)
     (rt.receipts_dir / "keyring.json").write_bytes(rt.keys.keyring.to_json())  # a copy; auditors pin their own
-    return written
+    return [receipt_id for receipt_id, _ in sealed]
+
+
+def _seal_actions(rt: Runtime, session: Session, request_id: str, outcomes: dict[str, Outcome]) -> list[tuple[str, bytes]]:
+    request = get_request(session, request_id)
+    sealed = set(session.scalars(select(LedgerEntry.step).where(LedgerEntry.request_id == request_id)))
+    finished = ActionRow.state.in_(("done", "failed"))
+    appended = []
+    for action in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id)):
+        if action.step in sealed:
+            continue
+        body = action_body(rt, request, action, outcomes.get(action.step, Outcome("not applicable")))
+        document = seal(rt.keys.signing_key, rt.keys.key_name, body)
+        ledger.append(session, request_id, body["receipt_id"], "action", action.step, document)
+        appended.append((body["receipt_id"], document))
+    return appended
 
 
 def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> dict[str, Any]:
     """The request's certificate: its action receipts by leaf hash, the verification result and the
     outcome; appended to the ledger, then a signed checkpoint and the certificate's inclusion proof."""
-    with rt.sessions() as session:
+
+    def append_certificate(session: Session) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
         request = get_request(session, request_id)
         leaves = list(session.scalars(
             select(LedgerEntry.leaf_hash).where(LedgerEntry.request_id == request_id, LedgerEntry.kind == "action").order_by(LedgerEntry.index)
         ))
         failed = sum(1 for o in outcomes.values() if o.post_check.startswith("failed"))
+        decision = decision_for(session, request_id)
         body = {
             **_common(rt, request, "certificate"),
             "receipts": leaves,
             "verification": {"checks": len(outcomes), "failed": failed},
             "outcome": outcome_text,
+            # four-eyes: who allowed the plan to run, when, and which plan (null: the kind needs none)
+            "approval": None if decision is None else {"by": decision.actor, "at": decision.at.isoformat(), "plan_digest": decision.plan_digest},
         }
         document = seal(rt.keys.signing_key, rt.keys.key_name, body)
         index = ledger.append(session, request_id, body["receipt_id"], "certificate", "certificate", document)
         checkpoint, note = ledger.sign_checkpoint(rt, session)
         proof = ledger.inclusion(session, index, checkpoint.size)
-        session.commit()
+        return body, document, {"index": index, "proof": proof, "checkpoint": note.decode()}
+
+    body, document, certificate = ledger.write(rt, append_certificate)
     _publish(rt, request_id, body["receipt_id"], document)
-    certificate = {"index": index, "proof": proof, "checkpoint": note.decode()}
     (rt.receipts_dir / request_id / "certificate.json").write_text(json.dumps(certificate, indent=2) + "\n")
     return certificate

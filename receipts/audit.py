@@ -193,6 +193,12 @@ def body_problem(body: Any) -> str | None:
         return "certificate 'verification' must be {checks: int, failed: int}"
     if not isinstance(body.get("outcome"), str):
         return "certificate 'outcome' is not a string"
+    approval = body.get("approval")  # absent in certificates of schema versions before four-eyes approval
+    if approval is not None:
+        if not isinstance(approval, dict) or not all(isinstance(approval.get(f), str) and approval.get(f) for f in ("by", "at", "plan_digest")):
+            return "certificate 'approval' must be null or {by, at, plan_digest}"
+        if approval["plan_digest"] != body.get("plan_digest"):
+            return f"certificate approval was given for plan {approval['plan_digest']}, but the request ran plan {body.get('plan_digest')}"
     return None
 
 

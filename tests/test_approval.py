@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from sqlalchemy import select
@@ -51,6 +52,11 @@ def start_waiting(demo: Demo, kind: str = "erase"):  # noqa: ANN201 - (request i
     run = demo.in_background(lambda: FLOWS[kind](request_id=request_id, config_dir=str(demo.config), return_state=True))
     run.__enter__()
     assert demo.wait_for_status(request_id, ("awaiting_approval",), run) == "awaiting_approval"
+    flow_run_id = demo.request_row(request_id).flow_run_id or ""
+    deadline = time.monotonic() + 60  # the run records its wait, then pauses
+    while not flow_run_state(flow_run_id).is_paused():
+        assert time.monotonic() < deadline and not run.done(), flow_run_state(flow_run_id)
+        time.sleep(0.2)
     return request_id, run
 
 

@@ -154,6 +154,7 @@ def build(requests: tuple[Request, ...] = REQUESTS, *, edit: dict | None = None)
             "verification": {"checks": len(leaves), "failed": 0},
             "outcome": "erased; some records retained by policy" if any(status == "retained" for _, status in request.steps) else "erased",
         }
+        body["approval"] = {"by": "Mari Tanaka", "at": request.start.isoformat(), "plan_digest": body["plan_digest"]}
         index = ledger.append(seal(key, name, body))
         note = Checkpoint(ORIGIN, ledger.tree.size, ledger.tree.root()).sign(name, key)
         ledger.checkpoints[f"{ledger.tree.size}.note"] = note
@@ -378,6 +379,17 @@ def test_receipt_from_another_log_origin(ledger: Ledger) -> None:
     bundle = ledger.bundle()
     bundle.checkpoints["8.note"] = Checkpoint(OTHER_ORIGIN, 8, ledger.tree.root(8)).sign(*NEW)
     assert has(verify_log(bundle, KEYRING, ORIGIN), "FAIL checkpoints/8.note", f"checkpoint of log origin '{OTHER_ORIGIN}', not '{ORIGIN}'")
+
+
+def test_certificate_approving_another_plan(ledger: Ledger) -> None:
+    """Four-eyes: the plan a second person approved must be the plan the request ran."""
+    bundle = ledger.bundle()
+    assert body_of(bundle.entries[7])["kind"] == "certificate"
+    approval = {**body_of(bundle.entries[7])["approval"], "plan_digest": "sha256:" + "1" * 64}
+    bundle.entries[7] = resealed(bundle.entries[7], NEW, approval=approval)
+    assert has(verify_log(bundle, KEYRING, ORIGIN), "FAIL entry[7]", "approval was given for plan sha256:111", "but the request ran plan")
+    bundle.entries[7] = resealed(bundle.entries[7], NEW, approval={"by": "Mari Tanaka"})
+    assert has(verify_log(bundle, KEYRING, ORIGIN), "FAIL entry[7]", "'approval' must be null or {by, at, plan_digest}")
 
 
 def test_duplicate_receipt_id(ledger: Ledger) -> None:

@@ -449,3 +449,35 @@ def test_receipts_verify_empty_directory_fails(tmp_path: Path, receipts: tuple[P
     result = invoke("receipts", "verify", tmp_path / "empty", "--keys", pinned)
     assert result.exit_code == 1
     assert "no receipts in" in _flat(result.stderr)
+
+
+# --------------------------------------------------------------------------- due dates
+
+
+def test_request_list_overdue_shows_open_requests_past_their_due_date(estate: Shop) -> None:
+    """Each kind's due date comes from the policy; --overdue lists what is open past it, nothing else."""
+    from dsr.requests import COMPLETED, close_request, create_request, get_request
+    from dsr.runtime import Runtime
+    from dsr.subject import Identifier, IdentifierKind
+
+    rt = Runtime.open(estate.config)
+    now = dt.datetime.now(dt.UTC)
+    email = [Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"])]
+    ids: dict[str, str] = {}
+    with rt.sessions() as session:
+        for label, kind, age_days in (("late", "erase", 40), ("late-access", "access", 40), ("fresh", "erase", 1), ("done", "erase", 40)):
+            row = create_request(session, rt.estate, kind=kind, identifiers=email, channel="letter", department="Support Desk",
+                                 requested_by="Aiko Sato", received_at=now - dt.timedelta(days=age_days))
+            ids[label] = row.id
+            assert row.due_at == row.received_at + dt.timedelta(days=rt.estate.policy.due_days[kind])  # type: ignore[index]
+        close_request(session, get_request(session, ids["done"]), COMPLETED, "test", "done")
+        session.commit()
+
+    overdue = invoke("request", "list", "--overdue", "--config", estate.config)
+    everything = invoke("request", "list", "--config", estate.config)
+
+    assert overdue.exit_code == 0 and everything.exit_code == 0
+    listed = {label for label, request_id in ids.items() if request_id in overdue.stdout}
+    assert listed == {"late", "late-access"}  # 40 days old, due after 30; not the fresh one, not the completed one
+    assert all(request_id in everything.stdout for request_id in ids.values())
+    assert shop.SUBJECT["email"] not in everything.stdout

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+import pytest
+from sqlalchemy import select
+
+from dsr import ledger
+from dsr.control.models import LedgerEntry
 from dsr.keys import rotate
 from dsr.ledger import export_bundle
 from dsr.requests import Verification, create_request, get_request
@@ -54,3 +60,40 @@ def test_two_requests_across_a_key_rotation_replay_cleanly(tmp_path):
     assert find_subject(bundle, keyring, "email", "mika.t@example.org", salt) == []
     signers = {line.split('"key":"')[1].split('"')[0] for line in (e.decode() for e in bundle.entries)}
     assert signers == {old_key, new_key} and second
+
+
+@pytest.mark.postgres
+def test_requests_sealed_at_once_keep_the_ledger_dense(tmp_path, postgres_url):
+    """Two requests sealed at the same moment both want the next index: the database refuses one,
+    whose transaction runs again; every receipt lands, once, at indexes 0..n-1."""
+    main = f"sqlite:///{tmp_path / 'main.db'}"
+    shop.load_main(main)
+    config = shop.write_config(tmp_path, {"main": main}, [shop.MAIN_DATASET])
+    estate = config / "estate.yaml"
+    estate.write_text(estate.read_text().replace(f"sqlite:///{tmp_path / 'control.db'}", postgres_url))
+    rt = Runtime.open(config, create_keys=True)
+    with rt.sessions() as session:
+        request_id = create_request(session, rt.estate, kind="erase", identifiers=[Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"])],
+                                    channel="web", department="Support Desk", requested_by="clerk").id
+        session.commit()
+    start, failures, per_writer = threading.Barrier(2), [], 30
+
+    def writer(tag: str) -> None:
+        start.wait()
+        try:
+            for n in range(per_writer):
+                ledger.write(rt, lambda session, n=n: ledger.append(session, request_id, f"{tag}-{n}", "action", f"{tag}/{n}", f"{tag}{n}".encode()))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(tag,)) for tag in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert failures == []
+    with rt.sessions() as session:
+        rows = session.execute(select(LedgerEntry.index, LedgerEntry.receipt_id).order_by(LedgerEntry.index)).all()
+    assert [index for index, _ in rows] == list(range(2 * per_writer))
+    assert sorted(receipt for _, receipt in rows) == sorted(f"{tag}-{n}" for tag in "ab" for n in range(per_writer))
