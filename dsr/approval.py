@@ -52,10 +52,9 @@ def plan_table(plan: ErasurePlan) -> list[dict[str, str | int]]:
     ]
 
 
-def await_decision(session: Session, request_id: str, plan: ErasurePlan, timeout: dt.timedelta, flow_run_id: str | None) -> dt.datetime:
+def await_decision(session: Session, request_id: str, plan: ErasurePlan, timeout: dt.timedelta) -> dt.datetime:
     """Put the request in front of approvers; returns the deadline. A rerun keeps the first deadline."""
     row = get_request(session, request_id)
-    row.flow_run_id = flow_run_id
     if row.approval_due_at is None:
         row.approval_due_at = utcnow() + timeout
     if row.status != AWAITING_APPROVAL:

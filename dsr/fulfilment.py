@@ -5,28 +5,63 @@ Kept apart from the Prefect flows so that the same steps can be tested and run w
 
 from __future__ import annotations
 
-from dsr.control.models import ActionRow
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import update
+
+from dsr.control.models import ActionRow, RequestRow
 from dsr.erasure import ErasureVerificationError
 from dsr.requests import COMPLETED, FAILED, RUNNING, RequestError, close_request, get_request, runnable_request, set_status
 from dsr.runtime import Runtime
 
 ORCHESTRATOR = "orchestrator"
-SAFE_ERRORS = ("ApprovalError", "ConnectorError", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError", "UnknownConnectorKind", "ConfigError")
+SAFE_ERRORS = ("ApprovalError", "ConnectorError", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError",
+               "UnknownConnectorKind", "ConfigError", "WithheldError")
+
+
+class WithheldError(RuntimeError):
+    """An unexpected failure, told without its message (which may quote personal data)."""
 
 
 def failure_reason(exc: BaseException) -> str:
     """Words for a failure that may go into the control database and logs: our own errors are written
-    without personal data; anything else is named by its type only, since its text may quote data."""
+    without personal data; anything else is named by its type and where it was raised (enough to find
+    the bug), never by its text, which may quote data."""
     name = type(exc).__name__
-    return f"{name}: {exc}" if name in SAFE_ERRORS else f"{name} (details withheld: may contain personal data)"
+    if name in SAFE_ERRORS:
+        return f"{name}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return f"{name}{where} (details withheld: may contain personal data)"
 
 
-def begin(rt: Runtime, request_id: str, kind: str) -> None:
-    """Refuse to start unless the request is verified and of the expected kind; mark it running."""
+def withheld(exc: BaseException) -> BaseException:
+    """The exception to let reach Prefect (whose run states and logs it fills): ours as they are,
+    anything else replaced by a WithheldError carrying failure_reason's words."""
+    return exc if type(exc).__name__ in SAFE_ERRORS else WithheldError(failure_reason(exc))
+
+
+def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, run_is_active: Callable[[str], bool] = lambda _: False) -> None:
+    """Refuse to start unless the request is verified and of the expected kind; mark it running.
+
+    `run_id` names this run; the request is claimed for it, unless another run still works on it
+    (`run_is_active` asks the orchestrator): two runs of one request would race each other.
+    """
     with rt.sessions() as session:
         row = runnable_request(session, request_id)
         if row.kind != kind:
             raise RequestError(f"request {request_id} is a {row.kind} request, not {kind}")
+        holder = row.flow_run_id
+        if run_id is not None and holder != run_id:
+            if holder is not None and run_is_active(holder):
+                raise RequestError(f"request {request_id} is already being fulfilled by flow run {holder}; "
+                                   "let it end (or cancel it in Prefect) before running the request again")
+            unchanged = RequestRow.flow_run_id.is_(None) if holder is None else RequestRow.flow_run_id == holder
+            claimed = session.execute(update(RequestRow).where(RequestRow.id == request_id, unchanged).values(flow_run_id=run_id))
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                raise RequestError(f"request {request_id} was started by another run a moment ago")
         if row.status != RUNNING:
             set_status(session, row, RUNNING, ORCHESTRATOR, f"{kind} run started")
         session.commit()
@@ -59,4 +94,4 @@ def record_done(rt: Runtime, request_id: str, step: str, system: str, collection
             session.commit()
 
 
-__all__ = ["ErasureVerificationError", "begin", "fail", "failure_reason", "finish", "record_done"]
+__all__ = ["ErasureVerificationError", "WithheldError", "begin", "fail", "failure_reason", "finish", "record_done", "withheld"]

@@ -12,10 +12,11 @@ from dsr.export import ExportedCollection, export_collection, exported_collectio
 from dsr.requests import get_request
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
-from flows.tasks import TASK_OPTIONS, discover_subject
+from flows.tasks import TASK_OPTIONS, begin_run, discover_subject, reraise_withheld, withholding
 
 
 @task(name="export-collection", task_run_name="export-{system}.{collection}", **TASK_OPTIONS)
+@withholding
 def export(config_dir: str, request_id: str, discovery: Discovery, system: str, collection: str) -> ExportedCollection:
     rt = runtime_for(config_dir)
     matcher = rt.matcher(request_subject(rt, request_id))
@@ -25,6 +26,7 @@ def export(config_dir: str, request_id: str, discovery: Discovery, system: str, 
 
 
 @task(name="package-and-seal", **TASK_OPTIONS)
+@withholding
 def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCollection]) -> str:
     rt = runtime_for(config_dir)
     with rt.sessions() as session:
@@ -41,13 +43,13 @@ def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCo
 @flow(name="access_request", flow_run_name="access-{request_id}")
 def access_request(request_id: str, config_dir: str) -> dict:
     rt = runtime_for(config_dir)
-    fulfilment.begin(rt, request_id, "access")
+    begin_run(config_dir, request_id, "access")
     try:
         discovery = discover_subject(config_dir, request_id)
         exported = [export(config_dir, request_id, discovery, *path.split(".", 1)) for path in exported_collections(discovery)]
         archive = package_and_seal(config_dir, request_id, exported)
     except Exception as exc:
         fulfilment.fail(rt, request_id, exc)
-        raise
+        reraise_withheld(exc)
     fulfilment.finish(rt, request_id, f"exported {sum(e.records for e in exported)} record(s) from {len(exported)} collection(s)", archive)
     return {"request_id": request_id, "export": archive, "collections": len(exported)}

@@ -59,7 +59,7 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
         standing = decision_for(session, request_id)
         if standing is not None:  # decided while no run waited (a resumed suspension, or a rerun)
             return standing
-        due = await_decision(session, request_id, plan, dt.timedelta(hours=rt.estate.settings.approval_timeout_hours), str(run.id))
+        due = await_decision(session, request_id, plan, dt.timedelta(hours=rt.estate.settings.approval_timeout_hours))
         session.commit()
     publish_plan(request_id, plan, due)
     logger.info("request %s: plan %s awaits approval until %s UTC: hkt-dsr approve %s --as NAME --digest %s",

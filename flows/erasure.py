@@ -23,12 +23,13 @@ from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
 from flows.approval import await_approval
-from flows.tasks import TASK_OPTIONS, discover_subject
+from flows.tasks import TASK_OPTIONS, begin_run, discover_subject, reraise_withheld, withholding
 
 VERBS = {"erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
 
 
 @task(name="plan", **TASK_OPTIONS)
+@withholding
 def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
     request_plan = make_plan(runtime_for(config_dir), request_id, discovery)
     get_run_logger().info("request %s: plan %s with %d step(s)", request_id, request_plan.digest, len(request_plan.steps))
@@ -36,6 +37,7 @@ def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
 
 
 @task(name="apply-system", task_run_name="{verb}-{system}", **TASK_OPTIONS)
+@withholding
 def apply_system(config_dir: str, request_id: str, request_plan: ErasurePlan, system: str, verb: str) -> dict[str, int]:
     affected = execute_system(runtime_for(config_dir), request_id, request_plan, system)
     get_run_logger().info("request %s: %s done, %d row(s) changed", request_id, system, sum(affected.values()))
@@ -43,17 +45,20 @@ def apply_system(config_dir: str, request_id: str, request_plan: ErasurePlan, sy
 
 
 @task(name="suppress", **TASK_OPTIONS)
+@withholding
 def suppress(config_dir: str, request_id: str) -> int:
     """Opt-out: the suppression entry that keeps later imports from re-subscribing the customer."""
     return add_suppression(runtime_for(config_dir), request_id)
 
 
 @task(name="verify", **TASK_OPTIONS)
+@withholding
 def verify(config_dir: str, request_id: str, request_plan: ErasurePlan) -> list[PostCheck]:
     return verify_erasure(runtime_for(config_dir), request_id, request_plan)
 
 
 @task(name="seal", **TASK_OPTIONS)
+@withholding
 def seal(config_dir: str, request_id: str, checks: list[PostCheck], verb: str) -> list[str]:
     outcomes = {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}
     failed = [c for c in checks if not c.passed]
@@ -63,7 +68,7 @@ def seal(config_dir: str, request_id: str, checks: list[PostCheck], verb: str) -
 
 def _fulfil(config_dir: str, request_id: str, kind: str) -> dict | State:
     rt = runtime_for(config_dir)
-    fulfilment.begin(rt, request_id, kind)
+    begin_run(config_dir, request_id, kind)
     try:
         discovery = discover_subject(config_dir, request_id)
         request_plan = plan(config_dir, request_id, discovery)
@@ -86,7 +91,7 @@ def _fulfil(config_dir: str, request_id: str, kind: str) -> dict | State:
             raise ErasureVerificationError(f"request {request_id}: {len(failed)} step(s) failed verification: " + "; ".join(f"{c.step}: {c.detail}" for c in failed))
     except Exception as exc:
         fulfilment.fail(rt, request_id, exc)
-        raise
+        reraise_withheld(exc)
     fulfilment.finish(rt, request_id, f"{VERBS[kind]}: {len(request_plan.steps)} step(s), all verified")
     return {"request_id": request_id, "plan_digest": request_plan.digest, "receipts": len(receipts)}
 

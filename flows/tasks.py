@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import NoReturn, ParamSpec, TypeVar
+from uuid import UUID
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.exceptions import ObjectNotFound
 
 import flows  # noqa: F401  (telemetry off before Prefect loads)
+from dsr import fulfilment
 from dsr.discovery import Discovery
 from dsr.erasure import discover_now
 from dsr.runtime import runtime_for
@@ -14,8 +23,35 @@ from dsr.runtime import runtime_for
 #: idempotency lives in the control database, not in Prefect's caches.
 TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reraise_withheld(exc: Exception) -> NoReturn:
+    """Re-raise a failure so that Prefect (run states, logs) receives only words without personal
+    data: our own errors as they are, anything else as a WithheldError naming type and place."""
+    safe = fulfilment.withheld(exc)
+    if safe is exc:
+        raise exc
+    raise safe from None
+
+
+def withholding(fn: Callable[P, R]) -> Callable[P, R]:
+    """For every task: an unexpected exception's text (a driver error quoting a row, say) never
+    reaches Prefect, which would log its message and traceback to the API."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - re-raised, withheld
+            reraise_withheld(exc)
+
+    return run
+
 
 @task(name="discover", **TASK_OPTIONS)
+@withholding
 def discover_subject(config_dir: str, request_id: str) -> Discovery:
     discovery = discover_now(runtime_for(config_dir), request_id)
     get_run_logger().info(
@@ -23,3 +59,19 @@ def discover_subject(config_dir: str, request_id: str) -> Discovery:
         request_id, len(discovery.owned()), len(discovery.counts()), len(discovery.links()),
     )
     return discovery
+
+
+def begin_run(config_dir: str, request_id: str, kind: str) -> None:
+    """Start the request in this flow run; refused while another run of it is still alive."""
+    context = FlowRunContext.get()
+    assert context is not None and context.flow_run is not None, "begin_run runs inside a flow"
+    fulfilment.begin(runtime_for(config_dir), request_id, kind, str(context.flow_run.id), _run_is_active)
+
+
+def _run_is_active(flow_run_id: str) -> bool:
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+        except ObjectNotFound:
+            return False
+    return state is not None and not state.is_final()

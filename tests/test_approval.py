@@ -121,6 +121,13 @@ def test_rejection_leaves_every_store_untouched_and_the_run_cancelled(demo):
     flow_run_id = demo.request_row(request_id).flow_run_id
     assert flow_run_id
 
+    # One run per request: a second run is refused while the first waits, and touches nothing.
+    from flows.deployments import FLOWS
+
+    with pytest.raises(RequestError, match=f"already being fulfilled by flow run {flow_run_id}"):
+        FLOWS["erase"](request_id=request_id, config_dir=str(demo.config))
+    assert demo.request_row(request_id).status == "awaiting_approval" and flow_run_state(flow_run_id).is_paused()
+
     rejected = hkt_dsr(demo, "reject", request_id, "--as", APPROVER, "--reason", "the customer withdrew the request by phone")
     assert rejected.returncode == 0, rejected.stderr
     state = run.result()
@@ -175,7 +182,7 @@ def test_a_suspended_requests_deadline_is_kept_by_the_sweep(demo):
     with demo.rt.sessions() as session:
         plan = ErasurePlan(request_id, "policy", "sha256:" + "0" * 64)
         session.get(RequestRow, request_id).plan = plan.to_json()
-        await_decision(session, request_id, plan, dt.timedelta(seconds=-1), None)
+        await_decision(session, request_id, plan, dt.timedelta(seconds=-1))
         session.commit()
         assert expire_stale(session) == [request_id]
     listed = hkt_dsr(demo, "request", "list")

@@ -302,3 +302,23 @@ def _assert_flow_run_failed(name: str, words: str) -> None:
     assert any(words in log.message for log in logs)  # the traceback was logged...
     for record in [run.model_dump_json(), *(log.message for log in logs)]:
         _assert_no_personal_data(record, record[:200])  # ... and quotes nobody
+
+
+def test_an_unexpected_error_reaches_prefect_without_its_text(demo, monkeypatch):
+    """A bug whose message quotes a customer's data (as driver errors quote rows) fails the request
+    with its type and place only, in the control database and in everything Prefect records."""
+    import flows.access
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError(f"cannot export the row of {DEMO_EMAIL}")
+
+    monkeypatch.setattr(flows.access, "export_collection", broken)
+    request_id = demo.request("access")
+
+    with pytest.raises(Exception, match="ValueError at test_flows.py") as raised:
+        demo.run("access", request_id)
+
+    assert DEMO_EMAIL not in str(raised.value)
+    control = demo.control(request_id)
+    assert control["status"] == FAILED and "details withheld" in str(control["outcome"]) and DEMO_EMAIL not in str(control["outcome"])
+    _assert_flow_run_failed(f"access-{request_id}", "ValueError at test_flows.py")
