@@ -185,17 +185,25 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
     checks: list[PostCheck] = []
     with rt.sessions() as session:
         actions = {a.step: a for a in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id))}
+    def stored(step: PlanStep, fields: list[str]) -> list[dict[str, Any]]:
+        """The records the step was applied to (its intent's keys), read again now.
+
+        Discovery alone cannot see them all: once a customer is gone, nothing leads to a dependent
+        row whose delete failed, or to a link that was not cleared."""
+        keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
+        return list(rt.connector(step.system).read(step.collection, keys, fields)) if keys else []
+
     for step in plan.steps:
         remaining = len(fresh.keys(step.system, step.collection))
         if step.operation == "delete_record":
-            checks.append(PostCheck(step.name, remaining == 0, f"{remaining} record(s) still found"))
+            left = len(stored(step, rt.estate.collection(step.system, step.collection).primary_key))
+            checks.append(PostCheck(step.name, remaining == 0 and left == 0, f"{max(remaining, left)} record(s) still found"))
         elif step.operation in ("null_field", "mask", "pseudonymize"):
-            keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
-            rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
-            bad = sum(1 for row in rows for v in row.values() if not _erased(step.operation, v))
+            bad = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if not _erased(step.operation, v))
             checks.append(PostCheck(step.name, bad == 0, f"{bad} field value(s) still hold data"))
         elif step.operation == "unlink":
-            checks.append(PostCheck(step.name, not _step_keys(rt, step, fresh), "links to erased records cleared"))
+            linked = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if v is not None) + len(_step_keys(rt, step, fresh))
+            checks.append(PostCheck(step.name, linked == 0, f"{linked} link(s) to erased records left" if linked else "links to erased records cleared"))
         elif step.operation in TEXT_OPERATIONS:
             left = len(fresh.mentions(step.system, step.collection))
             refused = actions[step.name].details.get("refused", []) if step.name in actions else []
@@ -204,15 +212,11 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
         elif step.operation == "skipped":
             checks.append(PostCheck(step.name, True, f"{step.count} object(s) not readable as text ({step.rule})"))
         elif step.operation == "rectify":
-            keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
             olds = [c.old for c in corrections_of_request(rt, request_id)]
-            rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
-            stale = sum(1 for row in rows for v in row.values() if any(o.matches(v) for o in olds))
+            stale = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if any(o.matches(v) for o in olds))
             checks.append(PostCheck(step.name, stale == 0, f"{stale} field value(s) still hold the old value"))
         elif step.operation == "withdraw_consent":
-            keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
-            rows = list(rt.connector(step.system).read(step.collection, keys, list(step.fields))) if keys else []
-            still = sum(1 for row in rows for v in row.values() if v)
+            still = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if v)
             checks.append(PostCheck(step.name, still == 0, f"{still} consent flag(s) still on"))
         elif step.operation == "review":
             checks.append(PostCheck(step.name, True, f"{step.count} free-text mention(s) listed for manual review"))

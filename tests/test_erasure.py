@@ -101,6 +101,23 @@ def test_row_inserted_after_discovery_is_still_erased(tmp_path, sql_url, side_ur
         assert (lines.planned_count, lines.affected_count) == (4, 4)
 
 
+def test_a_delete_the_store_silently_ignores_fails_verification(tmp_path, sqlite_url, side_url):
+    """A store that drops a delete without an error (a trigger, a soft-delete rule): once the customer
+    is gone nothing leads discovery to his kept ticket, so the post-check reads the very rows the
+    step was applied to."""
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    engine = create_engine(side_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TRIGGER keep_ticket BEFORE DELETE ON tickets WHEN old.id = 1 BEGIN SELECT RAISE(IGNORE); END"))
+    engine.dispose()
+
+    checks = shop.erase_without_prefect(rt, request_id)
+
+    assert shop.rows(side_url, "select id from tickets where id = 1") == [(1,)]
+    assert shop.rows(sqlite_url, "select count(*) from customers where id = 1") == [(0,)]
+    assert [(c.step, c.detail) for c in checks if not c.passed] == [("side/tickets/delete_record", "1 record(s) still found")]
+
+
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
     rt, request_id = _estate(tmp_path, postgres_url, mariadb_url)
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
