@@ -125,6 +125,12 @@ def _corrector(rt: Runtime, request_id: str) -> Callable[[str], str | None]:
     return correct
 
 
+def _first_targets(action: ActionRow | None) -> list[Key]:
+    """What a resumed or retried step targeted before: discovery may no longer lead there (a kept
+    dependent row once its customer is gone), so the retry covers it too."""
+    return [tuple(k) for k in action.details.get("keys", [])] if action is not None else []
+
+
 def _jsonable(keys: list[Key]) -> list[list[Any]]:
     return [[v if isinstance(v, (int, str, float)) or v is None else str(v) for v in k] for k in keys]
 
@@ -138,18 +144,22 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
         if not todo:
             return {s.name: existing[s.name].affected_count or 0 for s in steps}
         fresh = discover_now(rt, request_id)
-        keyed = [(s, _step_keys(rt, s, fresh)) for s in todo]
+        keyed = [(s, _step_keys(rt, s, fresh) + _first_targets(existing.get(s.name))) for s in todo]
+        keyed = [(s, sorted(set(keys), key=repr)) for s, keys in keyed]
         for step, keys in keyed:  # intent first: a crash from here on is recoverable
             action = existing.get(step.name)
             if action is None:
                 action = ActionRow(request_id=request_id, step=step.name, system=system, collection=step.collection, operation=step.operation, planned_count=len(keys), details=_step_details(rt, request_id, step))
                 session.add(action)
                 existing[step.name] = action
-            else:
+            elif action.state == "failed":  # refused by the store, or its post-check failed: try again, receipted anew
+                kept = {k: v for k, v in action.details.items() if k not in ("refused", "post_check")}
+                action.details = {**kept, "resumed": True, "attempt": attempt_of(action) + 1}
+            else:  # an intent left by a crash: finish it
                 action.details = {**action.details, "resumed": True}
             action.state = "intent"
             action.target_digest = action.target_digest or rt.keys.locators(system, step.collection, keys)
-            action.details = {**action.details, "keys": action.details.get("keys") or _jsonable(keys)}
+            action.details = {**action.details, "keys": _jsonable(keys)}
         session.commit()
 
         mutating = [(s, k) for s, k in keyed if s.operation in CONNECTOR_OPERATION]
@@ -172,6 +182,11 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
         return {s.name: existing[s.name].affected_count or 0 for s in steps}
 
 
+def attempt_of(action: ActionRow) -> int:
+    """How many times the step has been tried: each try that failed gets its own receipt."""
+    return int((action.details or {}).get("attempt", 1))
+
+
 @dataclass(frozen=True)
 class PostCheck:
     step: str
@@ -180,7 +195,20 @@ class PostCheck:
 
 
 def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCheck]:
-    """Run discovery again and check every step took effect; raises when anything not retained remains."""
+    """Run discovery again and check every step took effect; a step whose check fails is marked
+    failed, so that a rerun (once the store is fixed) tries it again."""
+    checks = _post_checks(rt, request_id, plan)
+    failed = {c.step: c.detail for c in checks if not c.passed}
+    if failed:
+        with rt.sessions() as session:
+            for action in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, ActionRow.step.in_(failed))):
+                action.state = "failed"
+                action.details = {**action.details, "post_check": failed[action.step]}
+            session.commit()
+    return checks
+
+
+def _post_checks(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCheck]:
     fresh = discover_now(rt, request_id)
     checks: list[PostCheck] = []
     with rt.sessions() as session:

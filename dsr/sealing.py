@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dsr import ledger
 from dsr.approval import decision_for
 from dsr.control.models import ActionRow, LedgerEntry, RequestRow, utcnow
+from dsr.erasure import attempt_of
 from dsr.requests import get_request
 from dsr.runtime import Runtime
 from receipts.receipt import SCHEMA, seal
@@ -82,6 +83,7 @@ def action_body(rt: Runtime, request: RequestRow, action: ActionRow, outcome: Ou
             "planned": action.planned_count,
             "affected": action.affected_count,
             "resumed": bool(details.get("resumed")),
+            "attempt": attempt_of(action),
             "status": _status(action),
             "rule": details.get("rule"),
             "legal_basis": details.get("legal_basis"),
@@ -116,11 +118,13 @@ def _seal_actions(rt: Runtime, session: Session, request_id: str, outcomes: dict
     finished = ActionRow.state.in_(("done", "failed"))
     appended = []
     for action in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id)):
-        if action.step in sealed:
+        attempt = attempt_of(action)
+        ledger_step = action.step if attempt == 1 else f"{action.step}#{attempt}"  # one receipt per attempt
+        if ledger_step in sealed:
             continue
         body = action_body(rt, request, action, outcomes.get(action.step, Outcome("not applicable")))
         document = seal(rt.keys.signing_key, rt.keys.key_name, body)
-        ledger.append(session, request_id, body["receipt_id"], "action", action.step, document)
+        ledger.append(session, request_id, body["receipt_id"], "action", ledger_step, document)
         appended.append((body["receipt_id"], document))
     return appended
 

@@ -116,6 +116,24 @@ def test_a_delete_the_store_silently_ignores_fails_verification(tmp_path, sqlite
     assert shop.rows(side_url, "select id from tickets where id = 1") == [(1,)]
     assert shop.rows(sqlite_url, "select count(*) from customers where id = 1") == [(0,)]
     assert [(c.step, c.detail) for c in checks if not c.passed] == [("side/tickets/delete_record", "1 record(s) still found")]
+    with rt.sessions() as session:
+        fulfilment.fail(rt, request_id, RuntimeError("verification failed"))
+        assert session.query(ActionRow).filter_by(request_id=request_id, step="side/tickets/delete_record").one().state == "failed"
+
+    # The store is fixed and the request run again: the failed step, and only it, is tried again and receipted again.
+    engine = create_engine(side_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER keep_ticket"))
+    engine.dispose()
+    checks = shop.erase_without_prefect(rt, request_id)
+
+    assert all(c.passed for c in checks), checks
+    assert shop.rows(side_url, "select count(*) from tickets where id in (1, 2)") == [(0,)]
+    with rt.sessions() as session:
+        receipts = {(e.step, json.loads(e.document)["receipt"]["action"]["status"]) for e in session.query(LedgerEntry).filter_by(request_id=request_id, kind="action")}
+        steps = [a.step for a in session.query(ActionRow).filter_by(request_id=request_id)]
+    assert {r for r in receipts if r[0].startswith("side/tickets/delete_record")} == {("side/tickets/delete_record", "failed"), ("side/tickets/delete_record#2", "done")}
+    assert len(receipts) == len(steps) + 1  # every other step receipted once
 
 
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
