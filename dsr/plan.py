@@ -137,7 +137,7 @@ def plan_erasure(
     """Decide every step. `foreign_keys` are the constraints each system enforces (from its connector);
     `holds` (court or police orders, by due legal process) retain what they cover, untouched."""
     counts = discovery.counts()
-    held = _held_collections(discovery, holds)
+    held = _held_collections(discovery, holds, foreign_keys)
     record_action: dict[tuple[str, str], str] = {}
     record_rule: dict[tuple[str, str], str] = {}
     kept_steps: list[PlanStep] = []
@@ -180,10 +180,26 @@ Collection = tuple[str, str]
 OBJECT_OPERATION = {"delete_record": "delete_object_all_versions", "keep": "rewrite_object", "retain": "retain"}
 
 
-def _held_collections(discovery: Discovery, holds: Sequence[Hold]) -> dict[Collection, Hold]:
-    """Each collection holding the subject's data or mentions that a hold covers, with that hold."""
+def _held_collections(discovery: Discovery, holds: Sequence[Hold], foreign_keys: dict[str, list[ForeignKey]]) -> dict[Collection, Hold]:
+    """Each collection holding the subject's data or mentions that a hold covers, with that hold.
+
+    What held records point at through a foreign key the store enforces is held too: deleting the
+    parent would mean clearing the pointer in the held record (changing what must stay untouched)
+    or, for a NOT NULL key, could not be done at all.
+    """
     found = {(f.system, f.collection) for f in discovery.findings if f.relation in ("owned", "mention")}
-    return {c: hold for c in sorted(found) for hold in holds if hold.covers(*c)}
+    held = {c: hold for c in sorted(found) for hold in holds if hold.covers(*c)}
+    parents: dict[Collection, set[Collection]] = defaultdict(set)
+    for system, fks in foreign_keys.items():
+        for fk in fks:
+            parents[(system, fk.collection)].add((system, fk.parent))
+    pending = sorted(held)
+    while pending:
+        child = pending.pop()
+        for parent in sorted(parents[child] & found - held.keys()):
+            held[parent] = held[child]
+            pending.append(parent)
+    return held
 
 
 def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], received: dt.date, held: dict[Collection, Hold]) -> list[PlanStep]:

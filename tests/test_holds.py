@@ -61,6 +61,27 @@ def test_a_dataset_hold_blocks_only_what_it_covers(estate):
     assert held["action"]["legal_basis"].startswith("Tokyo District Court") and held["action"]["purge_by"] == "2027-12-31"
 
 
+def test_a_hold_keeps_what_held_records_point_at_untouched(estate):
+    """Held invoices point at the customer (an enforced foreign key), who points at his address: both
+    are kept too, untouched, rather than clearing the held invoice's pointer; the rest proceeds."""
+    rt, main, side, _ = estate
+    before = shop.rows(main, "select * from invoices order by id"), shop.rows(main, "select * from customers where id = 1"), shop.rows(main, "select * from addresses where customer_id = 1")
+    with rt.sessions() as session:
+        hold = add_hold(session, rt.estate, rt.keys, legal_basis="Tax audit 2026-17", placed_by="legal", system="main", collection="invoices")
+        session.commit()
+    request_id = _request(rt)
+
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
+
+    assert (shop.rows(main, "select * from invoices order by id"), shop.rows(main, "select * from customers where id = 1"),
+            shop.rows(main, "select * from addresses where customer_id = 1")) == before
+    assert _count(main, "select count(*) from orders where customer_id = 1") == 0  # not held, not pointed at: erased
+    assert _count(side, "select count(*) from tickets where customer_ref = 1") == 0
+    retained = {r["action"]["collection"]: r["action"] for r in _receipts(rt, request_id) if r["action"]["status"] == "retained"}
+    assert set(retained) == {"invoices", "customers", "addresses"}
+    assert {a["rule"] for a in retained.values()} == {f"legal hold #{hold.id}"} and {a["legal_basis"] for a in retained.values()} == {"Tax audit 2026-17"}
+
+
 def test_a_subject_hold_retains_everything_of_that_subject_only(estate):
     rt, main, side, _ = estate
     with rt.sessions() as session:
