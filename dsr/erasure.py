@@ -135,6 +135,29 @@ def _jsonable(keys: list[Key]) -> list[list[Any]]:
     return [[v if isinstance(v, (int, str, float)) or v is None else str(v) for v in k] for k in keys]
 
 
+def record_targets(rt: Runtime, request_id: str, plan: ErasurePlan) -> int:
+    """Before anything changes, write down every step's targets (pending actions) from one discovery.
+
+    Erasing one system can hide rows of another from discovery (the customer that led there is
+    gone). Systems run dependents first, but references between systems can form a cycle; with
+    every target written down first, no order of systems can make a step miss its rows.
+    Returns how many steps were recorded (none on a rerun).
+    """
+    with rt.sessions() as session:
+        recorded = set(session.scalars(select(ActionRow.step).where(ActionRow.request_id == request_id)))
+        missing = [s for s in plan.steps if s.name not in recorded]
+        if not missing:
+            return 0
+        fresh = discover_now(rt, request_id)
+        for step in missing:
+            keys = _step_keys(rt, step, fresh)
+            session.add(ActionRow(request_id=request_id, step=step.name, system=step.system, collection=step.collection, operation=step.operation,
+                                  state="pending", planned_count=len(keys), target_digest=rt.keys.locators(step.system, step.collection, keys),
+                                  details={**_step_details(rt, request_id, step), "keys": _jsonable(keys)}))
+        session.commit()
+        return len(missing)
+
+
 def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str) -> dict[str, int]:
     """Apply the plan's steps for one system in one transaction. Returns step name -> rows affected."""
     steps = plan.steps_for(system)
@@ -155,8 +178,9 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
             elif action.state == "failed":  # refused by the store, or its post-check failed: try again, receipted anew
                 kept = {k: v for k, v in action.details.items() if k not in ("refused", "post_check")}
                 action.details = {**kept, "resumed": True, "attempt": attempt_of(action) + 1}
-            else:  # an intent left by a crash: finish it
+            elif action.state == "intent":  # left by a crash: finish it
                 action.details = {**action.details, "resumed": True}
+            action.planned_count = max(action.planned_count, len(keys))  # rows that appeared since are planned too
             action.state = "intent"
             action.target_digest = action.target_digest or rt.keys.locators(system, step.collection, keys)
             action.details = {**action.details, "keys": _jsonable(keys)}

@@ -1,7 +1,7 @@
 """Requests that change data by plan: erasure_request, rectification_request, opt_out_request.
 
-discover -> plan -> a second person approves (erase, rectify) -> apply the plan system by system
--> verify -> seal. Only the plan differs (dsr.erasure.make_plan reads the request's kind); the
+discover -> plan -> a second person approves (erase, rectify) -> record every step's targets ->
+apply the plan system by system -> verify -> seal. Only the plan differs (dsr.erasure.make_plan reads the request's kind); the
 business process reads the same.
 
 The flow run's final state mirrors the request's: Completed (completed), Failed (failed),
@@ -18,7 +18,7 @@ import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.approval import NEEDS_APPROVAL, ApprovalError
 from dsr.discovery import Discovery
-from dsr.erasure import ErasureVerificationError, PostCheck, add_suppression, execute_system, make_plan, verify_erasure
+from dsr.erasure import ErasureVerificationError, PostCheck, add_suppression, execute_system, make_plan, record_targets, verify_erasure
 from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
@@ -34,6 +34,13 @@ def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
     request_plan = make_plan(runtime_for(config_dir), request_id, discovery)
     get_run_logger().info("request %s: plan %s with %d step(s)", request_id, request_plan.digest, len(request_plan.steps))
     return request_plan
+
+
+@task(name="record-targets", **TASK_OPTIONS)
+@withholding
+def target(config_dir: str, request_id: str, request_plan: ErasurePlan) -> int:
+    """Every step's rows, written down before the first change (see dsr.erasure.record_targets)."""
+    return record_targets(runtime_for(config_dir), request_id, request_plan)
 
 
 @task(name="apply-system", task_run_name="{verb}-{system}", **TASK_OPTIONS)
@@ -80,6 +87,7 @@ def _fulfil(config_dir: str, request_id: str, kind: str) -> dict | State:
                 return Cancelled(name="Rejected", message=f"request {request_id}: plan {request_plan.digest} rejected by {decision.actor}; nothing was changed")
             if decision.plan_digest != request_plan.digest:
                 raise ApprovalError(f"request {request_id}: the approval was given for plan {decision.plan_digest}, not {request_plan.digest}")
+        target(config_dir, request_id, request_plan)
         for system in request_plan.systems():
             apply_system(config_dir, request_id, request_plan, system, VERBS[kind])
         if kind == "opt_out":

@@ -12,7 +12,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Tex
 
 from connectors.sql import enable_sqlite_foreign_keys
 from dsr import fulfilment
-from dsr.erasure import PostCheck, add_suppression, discover_now, execute_system, make_plan, verify_erasure
+from dsr.erasure import PostCheck, add_suppression, discover_now, execute_system, make_plan, record_targets, verify_erasure
 from dsr.runtime import Runtime
 from dsr.sealing import Outcome, seal_request
 
@@ -228,6 +228,7 @@ def erase_without_prefect(rt: Runtime, request_id: str, kind: str = "erase") -> 
     """The erasure (rectification, opt-out) flow's steps as plain calls, for tests not about Prefect."""
     fulfilment.begin(rt, request_id, kind)
     plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    record_targets(rt, request_id, plan)
     for system in plan.systems():
         execute_system(rt, request_id, plan, system)
     if kind == "opt_out":

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from connectors.base import ConnectorError
 from dsr import fulfilment
 from dsr.control.models import ActionRow, LedgerEntry
-from dsr.erasure import discover_now, execute_system, make_plan, verify_erasure
+from dsr.erasure import discover_now, execute_system, make_plan, record_targets, verify_erasure
 from dsr.plan import PlanError
 from dsr.requests import FAILED, Verification, create_request, get_request
 from dsr.runtime import Runtime
@@ -134,6 +134,25 @@ def test_a_delete_the_store_silently_ignores_fails_verification(tmp_path, sqlite
         steps = [a.step for a in session.query(ActionRow).filter_by(request_id=request_id)]
     assert {r for r in receipts if r[0].startswith("side/tickets/delete_record")} == {("side/tickets/delete_record", "failed"), ("side/tickets/delete_record#2", "done")}
     assert len(receipts) == len(steps) + 1  # every other step receipted once
+
+
+def test_targets_written_first_make_the_order_of_systems_irrelevant(tmp_path, sqlite_url, side_url):
+    """References between systems may form a cycle, and then no order runs dependents first. Even
+    erasing the customer's system first must not hide his ticket that only his customer number
+    leads to."""
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    fulfilment.begin(rt, request_id, "erase")
+    plan = make_plan(rt, request_id, discover_now(rt, request_id))
+    assert plan.systems() == ["side", "main"]
+
+    assert record_targets(rt, request_id, plan) == len(plan.steps)
+    for system in reversed(plan.systems()):  # the wrong order: his customer record goes first
+        execute_system(rt, request_id, plan, system)
+
+    assert all(c.passed for c in verify_erasure(rt, request_id, plan))
+    assert shop.rows(side_url, "select id from tickets order by id") == [(3,), (4,)]
+    assert shop.rows(sqlite_url, "select count(*) from customers where id = 1") == [(0,)]
+    assert record_targets(rt, request_id, plan) == 0  # a rerun writes nothing new
 
 
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
