@@ -8,10 +8,12 @@ delete marker and every old version stays readable.
 
 from __future__ import annotations
 
+import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -23,8 +25,12 @@ from dsr.subject import Identifier
 from scanners.readers import SkippedObject, decoded_chunks, iter_records, rewrite
 
 NULL_VERSION = "null"  # S3's version id of objects written while versioning was off
-SPOOL_BYTES = 32 << 20
-GZIP_MAGIC = b"\x1f\x8b"  # a gzip object is rewritten as gzip, whatever its name says  # a rewritten object spills from memory to a temporary file beyond this
+SPOOL_BYTES = 32 << 20  # a rewritten object spills from memory to a temporary file beyond this
+GZIP_MAGIC = b"\x1f\x8b"  # a gzip object is rewritten as gzip, whatever its name says
+TAG_UNSAFE = re.compile(r"[^\w\s+\-=.:/@]")  # S3 refuses these in a tag value ("[redacted]" becomes "redacted")
+# Headers a rewritten object keeps (as head_object names them, as put_object takes them).
+KEPT_HEADERS = ("ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
+                "ServerSideEncryption", "SSEKMSKeyId", "StorageClass")
 
 
 class S3Connector:
@@ -128,7 +134,7 @@ class S3Connector:
             for key, _versions in groupby(sorted(step.keys), key=lambda k: k[0]):
                 try:
                     if step.operation == "delete_object_all_versions":
-                        changed = self._delete_versions(objects, key, keep=None) > 0
+                        changed = self._delete_versions(objects, key) > 0
                     elif step.operation == "rewrite_object":
                         changed = self._rewrite(objects, key, context)
                     else:
@@ -139,13 +145,16 @@ class S3Connector:
             results.append(AppliedStep(affected, tuple(refused)))
         return results
 
-    def _delete_versions(self, objects: ObjectsConfig, key: str, keep: str | None) -> int:
-        """Delete every version and delete marker of exactly this key, except `keep`; returns how many."""
-        doomed = [(k, v) for k, v, _ in self._versions(objects, prefix=key) if k == key and v != keep]
-        for k, version in doomed:
-            args = {"Bucket": objects.bucket, "Key": k, "VersionId": version}
+    def _versions_of(self, objects: ObjectsConfig, key: str) -> list[str]:
+        """Every version id and delete marker of exactly this key (not of keys it is a prefix of)."""
+        return [v for k, v, _ in self._versions(objects, prefix=key) if k == key]
+
+    def _delete_versions(self, objects: ObjectsConfig, key: str, versions: list[str] | None = None) -> int:
+        """Delete the given versions of the key (default: every version and delete marker); returns how many."""
+        doomed = self._versions_of(objects, key) if versions is None else versions
+        for version in doomed:
             try:
-                self.client.delete_object(**args)
+                self.client.delete_object(Bucket=objects.bucket, Key=key, VersionId=version)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 raise _Refused(f"object version refused deletion ({code}: Object Lock, legal hold or permissions)") from None
@@ -154,20 +163,24 @@ class S3Connector:
         return len(doomed)
 
     def _rewrite(self, objects: ObjectsConfig, key: str, context: ApplyContext) -> bool:
-        """Write a redacted copy of the current version, then purge every older version.
+        """Write a redacted copy of the current version, then purge the versions that were there.
 
-        When the current version is a delete marker, nothing current is left to keep: every
-        version (the old ones still hold the subject) is purged instead."""
+        The copy keeps the object's headers, user metadata and tags, their values redacted too.
+        Versions written by someone else while we rewrote are not ours to delete: they are left
+        (and a later scan judges them). When the current version is a delete marker, nothing current
+        is left to keep: every version (the old ones still hold the subject) is purged instead."""
         if context.redact is None:
             raise ConnectorError("rewrite_object needs a redactor")
         try:
             head = self.client.head_object(Bucket=objects.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return self._delete_versions(objects, key, keep=None) > 0
+                return self._delete_versions(objects, key) > 0
             raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
         except BotoCoreError as exc:
             raise self._fail(f"rewriting an object of {objects.bucket}", exc) from None
+        before = self._versions_of(objects, key)
+        attributes = self._attributes(objects, key, head, context.redact)
         version = head.get("VersionId") or NULL_VERSION
         magic = self._body(objects, key, version, byte_range="bytes=0-1").read() if head.get("ContentLength") else b""
         body = self._body(objects, key, version)
@@ -180,11 +193,28 @@ class S3Connector:
                 body.close()
             redacted.seek(0)
             try:
-                put = self.client.put_object(Bucket=objects.bucket, Key=key, Body=redacted, ContentType=head.get("ContentType", "text/plain"))
+                put = self.client.put_object(Bucket=objects.bucket, Key=key, Body=redacted, **attributes)
             except ClientError as exc:
                 raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
-        self._delete_versions(objects, key, keep=put.get("VersionId") or NULL_VERSION)
+        written = put.get("VersionId") or NULL_VERSION  # an unversioned bucket overwrote "null" in place
+        self._delete_versions(objects, key, [v for v in before if v != written])
         return True
+
+    def _attributes(self, objects: ObjectsConfig, key: str, head: dict[str, Any], redact: Callable[[str], tuple[str, int]]) -> dict[str, Any]:
+        """What put_object needs to keep the object as it was: headers, metadata and tags (values redacted)."""
+        attributes = {name: head[name] for name in KEPT_HEADERS if head.get(name)}
+        attributes.setdefault("ContentType", "text/plain")
+        if head.get("Metadata"):
+            attributes["Metadata"] = {name: redact(value)[0] for name, value in head["Metadata"].items()}
+        try:
+            tags = self.client.get_object_tagging(Bucket=objects.bucket, Key=key).get("TagSet", [])
+        except ClientError as exc:
+            raise _Refused(f"object tags could not be read for the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
+        except BotoCoreError as exc:
+            raise self._fail(f"reading tags of an object of {objects.bucket}", exc) from None
+        if tags:
+            attributes["Tagging"] = urlencode([(t["Key"], TAG_UNSAFE.sub("", redact(t["Value"])[0])) for t in tags])
+        return attributes
 
     # ----------------------------------------------------------------- structure
 

@@ -156,6 +156,57 @@ def test_rewrite_of_a_versioned_object_leaves_one_clean_version(s3_endpoint: str
     connector.close()
 
 
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "plain"])
+def test_rewrite_keeps_headers_metadata_and_tags_with_their_values_redacted(s3_endpoint: str, s3: Any, matcher: SubjectMatcher, versioned: bool) -> None:
+    if versioned:
+        _versioned(s3, "tickets")
+    else:
+        s3.create_bucket(Bucket="tickets")
+    key = "t/1/note.txt"
+    s3.put_object(Bucket="tickets", Key=key, Body=f"From {EMAIL}: my router is broken\n".encode(), ContentType="text/plain; charset=utf-8",
+                  ContentLanguage="ja", CacheControl="no-store", Metadata={"ticket": "T-1", "submitted-by": EMAIL},
+                  Tagging=f"team=support&contact={EMAIL}")
+    connector = _connector(s3_endpoint, "tickets")
+    hits = [m.key for m in connector.scan("objects", matcher)]
+
+    (result,) = connector.apply([Step("objects", "rewrite_object", hits)], ApplyContext(pseudonym=str, redact=matcher.redact))
+
+    assert result == AppliedStep(1)
+    versions, _ = _versions(s3, "tickets", key)
+    assert len(versions) == 1
+    head = s3.head_object(Bucket="tickets", Key=key)
+    assert (head["ContentType"], head["ContentLanguage"], head["CacheControl"]) == ("text/plain; charset=utf-8", "ja", "no-store")
+    assert head["Metadata"] == {"ticket": "T-1", "submitted-by": REDACTION}  # kept, but not his address
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket="tickets", Key=key)["TagSet"]}
+    assert tags == {"team": "support", "contact": REDACTION.strip("[]")}  # S3 allows no brackets in a tag
+    assert not _mentions_subject(_get(s3, "tickets", key) or b"")
+    connector.close()
+
+
+def test_rewrite_leaves_a_version_another_writer_added_meanwhile(s3_endpoint: str, s3: Any, matcher: SubjectMatcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the versions that were there when the object was read are purged: a version someone
+    else wrote during the rewrite is theirs (a later scan judges whether it mentions the subject)."""
+    import connectors.s3
+
+    _versioned(s3, "tickets")
+    key = "t/1/note.txt"
+    s3.put_object(Bucket="tickets", Key=key, Body=f"From {EMAIL}: my router is broken\n".encode())
+    real_rewrite = connectors.s3.rewrite
+
+    def rewrite_while_another_writer_saves(*args: Any, **kwargs: Any) -> Any:
+        s3.put_object(Bucket="tickets", Key=key, Body=b"agent note: router replaced\n")
+        return real_rewrite(*args, **kwargs)
+
+    monkeypatch.setattr(connectors.s3, "rewrite", rewrite_while_another_writer_saves)
+    connector = _connector(s3_endpoint, "tickets")
+    hits = [m.key for m in connector.scan("objects", matcher)]
+    connector.apply([Step("objects", "rewrite_object", hits)], ApplyContext(pseudonym=str, redact=matcher.redact))
+
+    bodies = sorted(_get(s3, "tickets", key, v["VersionId"]) or b"" for v in _versions(s3, "tickets", key)[0])
+    assert bodies == [f"From {REDACTION}: my router is broken\n".encode(), b"agent note: router replaced\n"]
+    connector.close()
+
+
 def test_rewrite_of_an_object_hidden_behind_a_delete_marker(s3_endpoint: str, s3: Any, matcher: SubjectMatcher) -> None:
     """Old versions mention the subject, the latest is a delete marker (a plain DELETE was done).
 
