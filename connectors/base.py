@@ -36,13 +36,19 @@ class Match:
 
 @dataclass(frozen=True)
 class ForeignKey:
-    """A constraint the store enforces: `collection.field` must name an existing `parent.parent_field`."""
+    """A constraint the store enforces: `collection.fields` must name an existing row's
+    `parent.parent_fields` (one column each, or several for a composite key). `nullable`: every
+    column of it may be NULL, so a kept row's pointer can be cleared."""
 
     collection: str
-    field: str
+    fields: tuple[str, ...]
     parent: str
-    parent_field: str
+    parent_fields: tuple[str, ...]
     nullable: bool
+
+    @property
+    def composite(self) -> bool:
+        return len(self.fields) > 1
 
 
 @dataclass(frozen=True)

@@ -257,10 +257,11 @@ class SqlConnector:
         for name in self.dataset.collections:
             table = self._table(name)
             for constraint in table.foreign_key_constraints:
-                for element in constraint.elements:
-                    parent = element.column.table.name
-                    if parent in self.dataset.collections:
-                        result.append(ForeignKey(name, element.parent.name, parent, element.column.name, bool(element.parent.nullable)))
+                parent = constraint.referred_table.name
+                if parent in self.dataset.collections:  # a composite key stays one constraint: its columns go together
+                    elements = constraint.elements
+                    result.append(ForeignKey(name, tuple(e.parent.name for e in elements), parent, tuple(e.column.name for e in elements),
+                                             all(e.parent.nullable for e in elements)))
         return result
 
     def check(self) -> list[str]:

@@ -251,14 +251,18 @@ def _unlink_steps(
             parent, child = (system, fk.parent), (system, fk.collection)
             if parent not in deleted or child in deleted:
                 continue
+            columns = ", ".join(fk.fields)
             if not fk.nullable:
                 if child in record_action:
                     raise PlanError(
                         f"{system}.{fk.collection} is kept ({record_action[child]}) but its NOT NULL foreign key "
-                        f"{fk.field} points at {system}.{fk.parent}, which the policy deletes"
+                        f"({columns}) points at {system}.{fk.parent}, which the policy deletes"
                     )
                 continue
-            steps.append(PlanStep(system, fk.collection, "unlink", (fk.field,), 0, "foreign key", parent=(system, fk.parent, fk.parent_field)))
+            if fk.composite:  # rows pointing at the deleted parents cannot be told apart column by column
+                raise PlanError(f"{system}.{fk.collection} may point at deleted {system}.{fk.parent} rows through the composite foreign key "
+                                f"({columns}), which erasure does not clear; retain or delete {fk.collection} in the policy")
+            steps.append(PlanStep(system, fk.collection, "unlink", fk.fields, 0, "foreign key", parent=(system, fk.parent, fk.parent_fields[0])))
     # Declared links from other people's records (owned: false), also across systems.
     for edge in reference_edges(estate):
         if edge.owned or edge.target[:2] not in deleted:
@@ -285,13 +289,13 @@ def _ordered_deletes(
             break
         except CycleError as exc:
             cycle = exc.args[1]
-            in_cycle = [(s, fk) for s, fk in edges if (s, fk.parent) in cycle and (s, fk.collection) in cycle and fk.nullable]
+            in_cycle = [(s, fk) for s, fk in edges if (s, fk.parent) in cycle and (s, fk.collection) in cycle and fk.nullable and not fk.composite]
             if not in_cycle:
                 names = " -> ".join(f"{s}.{c}" for s, c in cycle)
                 raise PlanError(f"foreign keys form a cycle with no nullable column to break it: {names}") from None
             system, fk = in_cycle[0]
             edges.remove((system, fk))
-            broken.append(PlanStep(system, fk.collection, "unlink", (fk.field,), counts.get(f"{system}.{fk.collection}", 0), "foreign key cycle", parent=(system, fk.parent, fk.parent_field)))
+            broken.append(PlanStep(system, fk.collection, "unlink", fk.fields, counts.get(f"{system}.{fk.collection}", 0), "foreign key cycle", parent=(system, fk.parent, fk.parent_fields[0])))
     deletes = [PlanStep(s, c, "delete_record", (), counts.get(f"{s}.{c}", 0), rules[(s, c)]) for s, c in order]
     return deletes, broken
 

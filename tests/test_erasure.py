@@ -155,6 +155,55 @@ def test_targets_written_first_make_the_order_of_systems_irrelevant(tmp_path, sq
     assert record_targets(rt, request_id, plan) == 0  # a rerun writes nothing new
 
 
+LINE_NOTES = {
+    "primary_key": ["id"],
+    "categories": ["order_note"],
+    "fields": {"id": {"categories": ["identifier"]}, "order_id": {"categories": ["identifier"]}, "line_no": {"categories": ["identifier"]},
+               "note": {"categories": ["order"]}},
+    "references": [{"field": "order_id", "to": "orders.id"}],
+}
+
+
+def _estate_with_line_notes(tmp_path: Path, main_url: str, side_url: str, policy: dict | None = None) -> tuple[Runtime, str]:
+    """The shop plus notes on order lines, tied to them by a composite foreign key (order_id, line_no)."""
+    shop.load_main(main_url)
+    engine = create_engine(main_url)
+    with engine.begin() as conn:
+        conn.execute(text("create table line_notes (id integer primary key, order_id integer, line_no integer, note varchar(200), "
+                          "foreign key (order_id, line_no) references order_lines (order_id, line_no))"))
+        conn.execute(text("insert into line_notes values (1, 100, 2, 'gift wrap'), (2, 102, 1, 'leave at the door')"))
+    engine.dispose()
+    dataset = {**shop.MAIN_DATASET, "collections": {**shop.MAIN_DATASET["collections"], "line_notes": LINE_NOTES}}
+    shop.load_side(side_url)
+    config = shop.write_config(tmp_path, {"main": main_url, "side": side_url}, [dataset, shop.SIDE_DATASET], policy)
+    rt = Runtime.open(config, create_keys=True)
+    with rt.sessions() as session:
+        row = create_request(session, rt.estate, kind="erase", identifiers=[Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"])],
+                             channel="web", department="Support Desk", requested_by="clerk", verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
+        session.commit()
+        return rt, row.id
+
+
+def test_a_composite_foreign_key_orders_deletes_as_one_constraint(tmp_path, sql_url, side_url):
+    rt, request_id = _estate_with_line_notes(tmp_path, sql_url, side_url)
+    (fk,) = [fk for fk in rt.connector("main").foreign_keys() if fk.collection == "line_notes"]
+    assert (fk.fields, fk.parent, fk.parent_fields, fk.composite) == (("order_id", "line_no"), "order_lines", ("order_id", "line_no"), True)
+
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))  # the store enforces the key: notes go before their lines
+
+    assert shop.rows(sql_url, "select id from line_notes order by id") == [(2,)]
+    assert shop.rows(sql_url, "select order_id, line_no from order_lines order by order_id") == [(102, 1)]
+
+
+def test_a_kept_row_behind_a_composite_foreign_key_is_refused_at_planning(tmp_path, sqlite_url, side_url):
+    """Clearing a composite pointer column by column could clear other people's rows: refused, with why."""
+    policy = {**shop.POLICY, "erase": {**shop.POLICY["erase"], "records": {**shop.POLICY["erase"]["records"], "order_note": {"action": "keep"}}}}
+    rt, request_id = _estate_with_line_notes(tmp_path, sqlite_url, side_url, policy)
+    with pytest.raises(PlanError, match=r"line_notes .*composite foreign key \(order_id, line_no\)"):
+        make_plan(rt, request_id, discover_now(rt, request_id))
+    assert shop.rows(sqlite_url, "select count(*) from order_lines") == [(4,)]
+
+
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
     rt, request_id = _estate(tmp_path, postgres_url, mariadb_url)
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))

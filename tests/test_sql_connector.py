@@ -82,7 +82,7 @@ def test_reflected_foreign_keys_and_suggested_dataset(sql_url: str) -> None:
 
     connector = SqlConnector("store", SystemConfig(kind="sql", url=sql_url), DATASET)
     (fk,) = connector.foreign_keys()
-    assert (fk.collection, fk.field, fk.parent, fk.parent_field, fk.nullable) == ("notes", "person_id", "people", "id", True)
+    assert (fk.collection, fk.fields, fk.parent, fk.parent_fields, fk.nullable) == ("notes", ("person_id",), "people", ("id",), True)
     proposal = connector.suggest_dataset()
     assert proposal["collections"]["notes"]["references"] == [{"field": "person_id", "to": "people.id"}]
     assert proposal["collections"]["people"]["primary_key"] == ["id"]
