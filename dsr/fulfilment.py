@@ -67,6 +67,15 @@ def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, ru
         session.commit()
 
 
+def proceed(rt: Runtime, request_id: str, note: str) -> None:
+    """Back to running once the plan is approved: the status says the plan is being applied."""
+    with rt.sessions() as session:
+        row = get_request(session, request_id)
+        if row.status != RUNNING:
+            set_status(session, row, RUNNING, ORCHESTRATOR, note)
+        session.commit()
+
+
 def finish(rt: Runtime, request_id: str, outcome: str, export_path: str | None = None) -> None:
     """Complete the request and drop the subject's raw identifiers: the commitment stays for receipts."""
     with rt.sessions() as session:
@@ -94,4 +103,4 @@ def record_done(rt: Runtime, request_id: str, step: str, system: str, collection
             session.commit()
 
 
-__all__ = ["ErasureVerificationError", "WithheldError", "begin", "fail", "failure_reason", "finish", "record_done", "withheld"]
+__all__ = ["ErasureVerificationError", "WithheldError", "begin", "fail", "failure_reason", "finish", "proceed", "record_done", "withheld"]

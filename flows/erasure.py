@@ -87,6 +87,7 @@ def _fulfil(config_dir: str, request_id: str, kind: str) -> dict | State:
                 return Cancelled(name="Rejected", message=f"request {request_id}: plan {request_plan.digest} rejected by {decision.actor}; nothing was changed")
             if decision.plan_digest != request_plan.digest:
                 raise ApprovalError(f"request {request_id}: the approval was given for plan {decision.plan_digest}, not {request_plan.digest}")
+            fulfilment.proceed(rt, request_id, f"applying plan {request_plan.digest}, approved by {decision.actor}")
         target(config_dir, request_id, request_plan)
         for system in request_plan.systems():
             apply_system(config_dir, request_id, request_plan, system, VERBS[kind])

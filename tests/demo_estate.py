@@ -22,7 +22,7 @@ from dsr.control.models import ActionRow, LedgerEntry, RequestRow, StatusEvent
 from dsr.demo.estate import DEMO_CUSTOMER, build_estate
 from dsr.demo.objects import ATTACHMENTS, LOGS, TRANSCRIPTS, build_buckets
 from dsr.plan import ErasurePlan
-from dsr.requests import Verification, create_request
+from dsr.requests import Correction, Verification, create_request
 from dsr.runtime import Runtime, runtime_for
 from dsr.subject import Identifier, IdentifierKind
 from receipts.note import Keyring
@@ -54,12 +54,15 @@ class Demo:
     config: Path
     rt: Runtime
 
-    def request(self, kind: str, verified: bool = True) -> str:
-        identifiers = [Identifier.parse(IdentifierKind.EMAIL, DEMO_CUSTOMER.email), Identifier.parse(IdentifierKind.PHONE, DEMO_CUSTOMER.phone)]
+    def request(self, kind: str, verified: bool = True, new_email: str | None = None) -> str:
+        """A request about the demo customer; `new_email`: a rectify request's corrected address."""
+        email = Identifier.parse(IdentifierKind.EMAIL, DEMO_CUSTOMER.email)
+        identifiers = [email, Identifier.parse(IdentifierKind.PHONE, DEMO_CUSTOMER.phone)]
+        corrections = [Correction(email, Identifier.parse(IdentifierKind.EMAIL, new_email))] if new_email else None
         verification = Verification("photo ID and call-back", "privacy officer", dt.datetime.now(dt.UTC)) if verified else None
         with self.rt.sessions() as session:
             row = create_request(session, self.rt.estate, kind=kind, identifiers=identifiers, channel="web",
-                                 department="Support Desk", requested_by="clerk", verification=verification)
+                                 department="Support Desk", requested_by="clerk", verification=verification, corrections=corrections)
             session.commit()
             return row.id
 

@@ -115,6 +115,19 @@ def test_requester_and_wrong_digest_are_refused_then_a_second_person_approves_fr
         session.rollback()
 
 
+def test_a_rectification_plan_waits_for_approval_too(demo):
+    new_email = "taro.y@example.net"
+    request_id = demo.request("rectify", new_email=new_email)
+
+    result = demo.run("rectify", request_id)  # waits for the plan to await approval, then approves as the second person
+
+    assert result["plan_digest"] == stored_plan(demo, request_id).digest
+    assert demo.rows("crm", "select email from customers where customer_no = :no", no=DEMO_NO) == [(new_email,)]
+    assert [to for _, to in demo.control(request_id)["events"]][-4:] == ["awaiting_approval", "approved", "running", "completed"]
+    with demo.rt.sessions() as session:
+        assert [(d.verdict, d.actor) for d in decisions(session, request_id)] == [("approved", APPROVER)]
+
+
 def test_rejection_leaves_every_store_untouched_and_the_run_cancelled(demo):
     before = demo.snapshot()
     request_id, run = start_waiting(demo)
