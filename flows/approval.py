@@ -26,7 +26,7 @@ import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr.approval import APPROVE, REJECT, ApprovalError, Decision, await_decision, decide, decision_for, expire, plan_table
 from dsr.control.models import utcnow
 from dsr.plan import ErasurePlan
-from dsr.requests import get_request
+from dsr.requests import EXPIRED, get_request
 from dsr.runtime import runtime_for
 
 
@@ -81,9 +81,11 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
             try:
                 return decide(session, request_id, actor=answer.approver, verdict=APPROVE if answer.approve else REJECT,
                               plan_digest=answer.plan_digest, via="prefect", reason=answer.reason, prompt=f"{run.id}/{key}")
-            except ApprovalError as exc:
+            except ApprovalError as exc:  # refused: the run waits on (the refusal is recorded), unless it is decided or over
                 logger.warning("%s", exc)
-                if get_request(session, request_id).status == "expired":
+                if (standing := decision_for(session, request_id)) is not None:
+                    return standing
+                if get_request(session, request_id).status == EXPIRED:
                     return None
     with rt.sessions() as session:
         standing = decision_for(session, request_id)
