@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dsr.control.models import ApprovalRow, RequestRow, utcnow
@@ -20,6 +20,7 @@ from dsr.plan import ErasurePlan
 from dsr.requests import APPROVED, AWAITING_APPROVAL, EXPIRED, REJECTED, close_request, get_request, set_status
 
 NEEDS_APPROVAL = ("erase", "rectify")  # what destroys or rewrites data; access and opt-out do not
+NAME_LIMIT = 80  # the control database's column width for names and digests
 APPROVE, REJECT = "approve", "reject"
 
 
@@ -82,9 +83,12 @@ def decide(
     if verdict not in (APPROVE, REJECT):
         raise ApprovalError(f"a decision is {APPROVE!r} or {REJECT!r}, not {verdict!r}")
     actor = " ".join(actor.split())
+    given = (plan_digest or "").strip()
     if not actor:
         raise ApprovalError("say who decides (--as NAME)")
-    row = get_request(session, request_id)
+    if len(actor) > NAME_LIMIT or len(given) > NAME_LIMIT:
+        raise ApprovalError(f"a name or digest longer than {NAME_LIMIT} characters is not one: check what was pasted")
+    row = locked_request(session, request_id)
     standing = decision_for(session, request_id)
     if standing is not None:
         wanted = APPROVED if verdict == APPROVE else REJECTED
@@ -95,7 +99,6 @@ def decide(
         raise ApprovalError(f"request {request_id} is {row.status}; only a request whose plan awaits approval can be decided")
     assert row.plan is not None and row.approval_due_at is not None
     current = ErasurePlan.from_json(row.plan).digest
-    given = (plan_digest or "").strip()
 
     def refuse(why: str) -> ApprovalError:
         if prompt is None or not session.scalar(select(ApprovalRow.id).where(ApprovalRow.request_id == request_id, ApprovalRow.prompt == prompt)):
@@ -105,6 +108,8 @@ def decide(
         return ApprovalError(f"request {request_id}: {verdict} by {actor} refused: {why}")
 
     if utcnow() >= row.approval_due_at:
+        session.add(ApprovalRow(request_id=request_id, verdict="refused", actor=actor, plan_digest=given or "-", via=via, prompt=prompt,
+                                reason="after the deadline", at=utcnow()))
         expire(session, row)
         session.commit()
         raise ApprovalError(f"request {request_id} expired at {row.approval_due_at:%Y-%m-%d %H:%M} UTC without a decision; nothing was changed")
@@ -128,6 +133,20 @@ def decide(
     return standing
 
 
+def locked_request(session: Session, request_id: str) -> RequestRow:
+    """The request, locked against other deciders until the session ends its transaction.
+
+    A no-op UPDATE takes the row lock on PostgreSQL and MariaDB and the write lock on SQLite, so
+    two people deciding at once (or a decision and the deadline sweep) are taken one after the
+    other, the second seeing what the first did."""
+    session.execute(update(RequestRow).where(RequestRow.id == request_id).values(status=RequestRow.status))
+    row = session.get(RequestRow, request_id, populate_existing=True)
+    if row is None:
+        get_request(session, request_id)  # raises the usual "no request" error
+    assert row is not None
+    return row
+
+
 def expire(session: Session, row: RequestRow) -> None:
     """No decision before the deadline: the request ends, nothing having been touched."""
     if row.status == AWAITING_APPROVAL:
@@ -137,11 +156,15 @@ def expire(session: Session, row: RequestRow) -> None:
 def expire_stale(session: Session, now: dt.datetime | None = None) -> list[str]:
     """Expire every request whose approval deadline passed (a suspended run is not there to notice)."""
     now = now or utcnow()
-    rows = session.scalars(select(RequestRow).where(RequestRow.status == AWAITING_APPROVAL, RequestRow.approval_due_at <= now)).all()
-    for row in rows:
-        expire(session, row)
-    session.commit()
-    return [row.id for row in rows]
+    stale = list(session.scalars(select(RequestRow.id).where(RequestRow.status == AWAITING_APPROVAL, RequestRow.approval_due_at <= now)))
+    expired = []
+    for request_id in stale:
+        row = locked_request(session, request_id)
+        if row.status == AWAITING_APPROVAL and row.approval_due_at is not None and row.approval_due_at <= now:  # nobody decided meanwhile
+            expire(session, row)
+            expired.append(request_id)
+        session.commit()
+    return expired
 
 
 def decisions(session: Session, request_id: str) -> list[ApprovalRow]:

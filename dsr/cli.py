@@ -411,7 +411,7 @@ def approve(
 def reject(
     request_id: str,
     as_: AsName,
-    reason: Annotated[str, typer.Option("--reason", help="Why the plan must not run (recorded).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the plan must not run (kept on record: no personal data).")],
     digest: Annotated[str | None, typer.Option("--digest", help="The digest of the plan you reviewed.")] = None,
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:

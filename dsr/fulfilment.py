@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from dsr.control.models import ActionRow, RequestRow
 from dsr.erasure import ErasureVerificationError
-from dsr.requests import COMPLETED, FAILED, RUNNING, RequestError, close_request, get_request, runnable_request, set_status
+from dsr.requests import APPROVED, AWAITING_APPROVAL, CLOSED, COMPLETED, FAILED, RUNNING, RequestError, close_request, get_request, runnable_request, set_status
 from dsr.runtime import Runtime
 
 ORCHESTRATOR = "orchestrator"
@@ -62,7 +62,7 @@ def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, ru
             claimed = session.execute(update(RequestRow).where(RequestRow.id == request_id, unchanged).values(flow_run_id=run_id))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 raise RequestError(f"request {request_id} was started by another run a moment ago")
-        if row.status != RUNNING:
+        if row.status not in (RUNNING, AWAITING_APPROVAL, APPROVED):  # a resumed run waiting for, or holding, approval keeps saying so
             set_status(session, row, RUNNING, ORCHESTRATOR, f"{kind} run started")
         session.commit()
 
@@ -86,8 +86,11 @@ def finish(rt: Runtime, request_id: str, outcome: str, export_path: str | None =
 
 
 def fail(rt: Runtime, request_id: str, exc: BaseException) -> None:
+    """Record the failure; a rerun may resume. A request already closed (rejected, say) stays closed."""
     with rt.sessions() as session:
         row = get_request(session, request_id)
+        if row.status in CLOSED:
+            return
         reason = failure_reason(exc)
         row.outcome = reason
         set_status(session, row, FAILED, ORCHESTRATOR, reason)

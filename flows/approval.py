@@ -20,10 +20,11 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.states import Cancelled
 from pydantic import Field
 
 import flows  # noqa: F401  (telemetry off before Prefect loads)
-from dsr.approval import APPROVE, REJECT, ApprovalError, Decision, await_decision, decide, decision_for, expire, plan_table
+from dsr.approval import APPROVE, REJECT, ApprovalError, Decision, await_decision, decide, decision_for, expire, locked_request, plan_table
 from dsr.control.models import utcnow
 from dsr.plan import ErasurePlan
 from dsr.requests import EXPIRED, get_request
@@ -36,7 +37,7 @@ class ApprovalInput(RunInput):
     approver: str = Field(description="Your name. Not the person who took the request: a second pair of eyes.")
     plan_digest: str = Field(description="The digest of the plan you reviewed, from the plan artifact (sha256:...).")
     approve: bool = Field(True, description="Untick to reject the plan: nothing is changed and the request closes.")
-    reason: str = Field("", description="Why you reject (required to reject).")
+    reason: str = Field("", description="Why you reject (required to reject). It is kept on record: write no personal data.")
 
 
 def publish_plan(request_id: str, plan: ErasurePlan, due: dt.datetime) -> None:
@@ -88,11 +89,16 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
                 if get_request(session, request_id).status == EXPIRED:
                     return None
     with rt.sessions() as session:
+        row = locked_request(session, request_id)
         standing = decision_for(session, request_id)
         if standing is None:
-            expire(session, get_request(session, request_id))
+            expire(session, row)
             session.commit()
-        return standing
+            return None
+    if standing.approved:  # recorded in time, but never handed to this run: Prefect has given up on it
+        raise ApprovalError(f"request {request_id}: the approval by {standing.actor} did not reach this run before its deadline; "
+                            "run the request again and it goes ahead")
+    return standing
 
 
 def resume_waiting_run(flow_run_id: str, decision: Decision, wait_seconds: float = 60) -> bool:
@@ -101,7 +107,8 @@ def resume_waiting_run(flow_run_id: str, decision: Decision, wait_seconds: float
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    answer = {"approver": decision.actor, "plan_digest": decision.plan_digest, "approve": decision.approved, "reason": decision.reason}
+    # The reason stays in the control database: a free text has no business in Prefect's records.
+    answer = {"approver": decision.actor, "plan_digest": decision.plan_digest, "approve": decision.approved, "reason": ""}
     deadline = time.monotonic() + wait_seconds
     with get_client(sync_client=True) as client:
         while True:
@@ -109,6 +116,10 @@ def resume_waiting_run(flow_run_id: str, decision: Decision, wait_seconds: float
                 state = client.read_flow_run(UUID(flow_run_id)).state
             except ObjectNotFound:
                 return False
+            if state is not None and state.name == "Suspended" and not decision.approved:
+                # Nothing left to run: end it as rejected rather than restart it only to stop.
+                client.set_flow_run_state(UUID(flow_run_id), Cancelled(name="Rejected", message=f"plan rejected by {decision.actor}; nothing was changed"), force=True)
+                return True
             if state is not None and state.is_paused():
                 resume_flow_run(UUID(flow_run_id), run_input=answer)
                 return True

@@ -96,7 +96,7 @@ class ApprovalRow(Base):
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
     verdict: Mapped[str] = mapped_column(String(16))  # approved | rejected | refused
     actor: Mapped[str] = mapped_column(String(80))
-    plan_digest: Mapped[str] = mapped_column(String(80))  # the digest the actor gave
+    plan_digest: Mapped[str] = mapped_column(String(80))  # the digest the actor gave ("-": none; a rejection without one: the plan's)
     via: Mapped[str] = mapped_column(String(40))  # cli | prefect (the UI's input form) | demo
     prompt: Mapped[str | None] = mapped_column(String(80), nullable=True)  # the Prefect pause that carried it
     reason: Mapped[str] = mapped_column(Text, default="")
