@@ -63,12 +63,17 @@ def await_decision(session: Session, request_id: str, plan: ErasurePlan, timeout
     return row.approval_due_at
 
 
-def decision_for(session: Session, request_id: str) -> Decision | None:
-    """The request's standing decision, if any: the first approval or rejection recorded."""
-    row = session.scalars(
+def decision_for(session: Session, request_id: str, plan_digest: str | None) -> Decision | None:
+    """The standing decision on this plan of the request, if any: a rejection (of any plan: it
+    closed the request), else the first approval of this plan. An approval of an earlier plan
+    (one that changed before it was applied) does not count."""
+    rows = session.scalars(
         select(ApprovalRow).where(ApprovalRow.request_id == request_id, ApprovalRow.verdict.in_((APPROVED, REJECTED))).order_by(ApprovalRow.id)
-    ).first()
-    return None if row is None else Decision(row.verdict, row.actor, row.plan_digest, row.at, row.reason)
+    )
+    for row in rows:
+        if row.verdict == REJECTED or row.plan_digest == plan_digest:
+            return Decision(row.verdict, row.actor, row.plan_digest, row.at, row.reason)
+    return None
 
 
 def decide(
@@ -89,7 +94,8 @@ def decide(
     if len(actor) > NAME_LIMIT or len(given) > NAME_LIMIT:
         raise ApprovalError(f"a name or digest longer than {NAME_LIMIT} characters is not one: check what was pasted")
     row = locked_request(session, request_id)
-    standing = decision_for(session, request_id)
+    current = ErasurePlan.from_json(row.plan).digest if row.plan else None
+    standing = decision_for(session, request_id, current)
     if standing is not None:
         wanted = APPROVED if verdict == APPROVE else REJECTED
         if standing.verdict == wanted and standing.actor.casefold() == actor.casefold() and (plan_digest in (None, standing.plan_digest)):
@@ -97,8 +103,7 @@ def decide(
         raise ApprovalError(f"request {request_id} was already {standing.verdict} by {standing.actor} at {standing.at:%Y-%m-%d %H:%M} UTC")
     if row.status != AWAITING_APPROVAL:
         raise ApprovalError(f"request {request_id} is {row.status}; only a request whose plan awaits approval can be decided")
-    assert row.plan is not None and row.approval_due_at is not None
-    current = ErasurePlan.from_json(row.plan).digest
+    assert current is not None and row.approval_due_at is not None
 
     def refuse(why: str) -> ApprovalError:
         if prompt is None or not session.scalar(select(ApprovalRow.id).where(ApprovalRow.request_id == request_id, ApprovalRow.prompt == prompt)):
@@ -128,7 +133,7 @@ def decide(
     else:
         close_request(session, row, REJECTED, actor, f"plan {current} rejected by {actor}: {reason.strip()}; nothing was changed")
     session.commit()
-    standing = decision_for(session, request_id)
+    standing = decision_for(session, request_id, current)
     assert standing is not None
     return standing
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
 from dsr.holds import active_holds
 from dsr.plan import ErasurePlan, PlanStep, plan_erasure, plan_opt_out, plan_rectification
-from dsr.requests import Correction, corrections_of, get_request, subject_of
+from dsr.requests import RUNNING, Correction, corrections_of, get_request, set_status, subject_of
 from dsr.runtime import Runtime
 from dsr.subject import Subject
 from dsr.suppression import suppress
@@ -71,18 +72,45 @@ def make_plan(rt: Runtime, request_id: str, discovery: Discovery) -> ErasurePlan
         request = get_request(session, request_id)
         if request.plan is not None:
             return ErasurePlan.from_json(request.plan)
-        if request.kind == "rectify":
-            kinds = {c.old.kind.value for c in corrections_of(request)}
-            plan = plan_rectification(rt.estate, request_id, discovery, kinds)
-        elif request.kind == "opt_out":
-            plan = plan_opt_out(rt.estate, request_id, discovery)
-        else:
-            foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
-            holds = active_holds(session, rt.keys, subject_of(request))
-            plan = plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys, holds)
+        plan = _new_plan(rt, session, request_id, discovery)
         request.plan = plan.to_json()
         session.commit()
         return plan
+
+
+def _new_plan(rt: Runtime, session: Session, request_id: str, discovery: Discovery) -> ErasurePlan:
+    request = get_request(session, request_id)
+    if request.kind == "rectify":
+        return plan_rectification(rt.estate, request_id, discovery, {c.old.kind.value for c in corrections_of(request)})
+    if request.kind == "opt_out":
+        return plan_opt_out(rt.estate, request_id, discovery)
+    foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
+    holds = active_holds(session, rt.keys, subject_of(request))
+    return plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys, holds)
+
+
+def plan_again_if_changed(rt: Runtime, request_id: str) -> ErasurePlan:
+    """After approval, before the first change: plan again from a fresh look at the stores and holds.
+
+    A legal hold placed, or new kinds of the subject's data found, while the plan waited change what
+    may be done, and an approver must see that plan: it is stored (and needs its own approval) when
+    its shape differs; row counts alone are no change. Once anything was applied, the stored plan
+    is finished as it is."""
+    with rt.sessions() as session:
+        request = get_request(session, request_id)
+        assert request.plan is not None, "plan_again_if_changed follows make_plan"
+        stored = ErasurePlan.from_json(request.plan)
+        if session.scalar(select(ActionRow.id).where(ActionRow.request_id == request_id).limit(1)) is not None:
+            return stored
+        fresh = _new_plan(rt, session, request_id, discover_now(rt, request_id))
+        if fresh.shape() == stored.shape():
+            return stored
+        request.plan = fresh.to_json()
+        request.approval_due_at = None  # a new plan gets the full time for its approval
+        set_status(session, request, RUNNING, "orchestrator",
+                   f"plan {stored.digest} changed before it was applied (a legal hold placed, or data found, meanwhile): plan {fresh.digest} needs its own approval")
+        session.commit()
+        return fresh
 
 
 def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:

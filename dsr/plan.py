@@ -106,6 +106,10 @@ class ErasurePlan:
     def digest(self) -> str:
         return digest(self.to_json())
 
+    def shape(self) -> tuple[tuple, ...]:
+        """What the plan does, without its row counts: two plans of one shape need one approval."""
+        return tuple((s.system, s.collection, s.operation, s.fields, s.rule, s.legal_basis, s.parent) for s in self.steps)
+
     def systems(self) -> list[str]:
         """Systems in execution order (each is one transaction)."""
         return list(dict.fromkeys(s.system for s in self.steps))

@@ -139,7 +139,7 @@ def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_
             select(LedgerEntry.leaf_hash).where(LedgerEntry.request_id == request_id, LedgerEntry.kind == "action").order_by(LedgerEntry.index)
         ))
         failed = sum(1 for o in outcomes.values() if o.post_check.startswith("failed"))
-        decision = decision_for(session, request_id)
+        decision = decision_for(session, request_id, digest_of_plan(request))
         body = {
             **_common(rt, request, "certificate"),
             "receipts": leaves,

@@ -57,7 +57,7 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
     run = context.flow_run
     logger = get_run_logger()
     with rt.sessions() as session:
-        standing = decision_for(session, request_id)
+        standing = decision_for(session, request_id, plan.digest)
         if standing is not None:  # decided while no run waited (a resumed suspension, or a rerun)
             return standing
         due = await_decision(session, request_id, plan, dt.timedelta(hours=rt.estate.settings.approval_timeout_hours))
@@ -70,7 +70,7 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
     attempt = 0
     while (remaining := (due - utcnow()).total_seconds()) > 0:
         attempt += 1
-        key = f"approval-{attempt}"
+        key = f"approval-{plan.digest.removeprefix('sha256:')[:12]}-{attempt}"  # a changed plan is asked about afresh
         try:
             if run.deployment_id is not None:
                 answer = suspend_flow_run(wait_for_input=form, timeout=math.ceil(remaining), key=key)
@@ -84,13 +84,13 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
                               plan_digest=answer.plan_digest, via="prefect", reason=answer.reason, prompt=f"{run.id}/{key}")
             except ApprovalError as exc:  # refused: the run waits on (the refusal is recorded), unless it is decided or over
                 logger.warning("%s", exc)
-                if (standing := decision_for(session, request_id)) is not None:
+                if (standing := decision_for(session, request_id, plan.digest)) is not None:
                     return standing
                 if get_request(session, request_id).status == EXPIRED:
                     return None
     with rt.sessions() as session:
         row = locked_request(session, request_id)
-        standing = decision_for(session, request_id)
+        standing = decision_for(session, request_id, plan.digest)
         if standing is None:
             expire(session, row)
             session.commit()

@@ -1,7 +1,8 @@
 """Requests that change data by plan: erasure_request, rectification_request, opt_out_request.
 
-discover -> plan -> a second person approves (erase, rectify) -> record every step's targets ->
-apply the plan system by system -> verify -> seal. Only the plan differs (dsr.erasure.make_plan reads the request's kind); the
+discover -> plan -> a second person approves (erase, rectify; a plan changed by a legal hold placed
+meanwhile is approved again) -> record every step's targets -> apply the plan system by system ->
+verify -> seal. Only the plan differs (dsr.erasure.make_plan reads the request's kind); the
 business process reads the same.
 
 The flow run's final state mirrors the request's: Completed (completed), Failed (failed),
@@ -18,7 +19,16 @@ import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.approval import NEEDS_APPROVAL, ApprovalError
 from dsr.discovery import Discovery
-from dsr.erasure import ErasureVerificationError, PostCheck, add_suppression, execute_system, make_plan, record_targets, verify_erasure
+from dsr.erasure import (
+    ErasureVerificationError,
+    PostCheck,
+    add_suppression,
+    execute_system,
+    make_plan,
+    plan_again_if_changed,
+    record_targets,
+    verify_erasure,
+)
 from dsr.plan import ErasurePlan
 from dsr.runtime import runtime_for
 from dsr.sealing import Outcome, seal_request
@@ -34,6 +44,13 @@ def plan(config_dir: str, request_id: str, discovery: Discovery) -> ErasurePlan:
     request_plan = make_plan(runtime_for(config_dir), request_id, discovery)
     get_run_logger().info("request %s: plan %s with %d step(s)", request_id, request_plan.digest, len(request_plan.steps))
     return request_plan
+
+
+@task(name="recheck-plan", **TASK_OPTIONS)
+@withholding
+def recheck(config_dir: str, request_id: str) -> ErasurePlan:
+    """The approved plan, or a new one if holds or data changed meanwhile (dsr.erasure.plan_again_if_changed)."""
+    return plan_again_if_changed(runtime_for(config_dir), request_id)
 
 
 @task(name="record-targets", **TASK_OPTIONS)
@@ -80,13 +97,18 @@ def _fulfil(config_dir: str, request_id: str, kind: str) -> dict | State:
         discovery = discover_subject(config_dir, request_id)
         request_plan = plan(config_dir, request_id, discovery)
         if kind in NEEDS_APPROVAL:
-            decision = await_approval(config_dir, request_id, request_plan)
-            if decision is None:
-                return Failed(name="Expired", message=f"request {request_id}: no decision on plan {request_plan.digest} before the deadline; nothing was changed")
-            if not decision.approved:
-                return Cancelled(name="Rejected", message=f"request {request_id}: plan {request_plan.digest} rejected by {decision.actor}; nothing was changed")
-            if decision.plan_digest != request_plan.digest:
-                raise ApprovalError(f"request {request_id}: the approval was given for plan {decision.plan_digest}, not {request_plan.digest}")
+            while True:
+                decision = await_approval(config_dir, request_id, request_plan)
+                if decision is None:
+                    return Failed(name="Expired", message=f"request {request_id}: no decision on plan {request_plan.digest} before the deadline; nothing was changed")
+                if not decision.approved:
+                    return Cancelled(name="Rejected", message=f"request {request_id}: plan {request_plan.digest} rejected by {decision.actor}; nothing was changed")
+                if decision.plan_digest != request_plan.digest:
+                    raise ApprovalError(f"request {request_id}: the approval was given for plan {decision.plan_digest}, not {request_plan.digest}")
+                checked = recheck(config_dir, request_id)
+                if checked.digest == request_plan.digest:
+                    break
+                request_plan = checked  # a hold placed (or data found) while it waited: the new plan needs its own approval
             fulfilment.proceed(rt, request_id, f"applying plan {request_plan.digest}, approved by {decision.actor}")
         target(config_dir, request_id, request_plan)
         for system in request_plan.systems():

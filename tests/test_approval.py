@@ -17,7 +17,7 @@ from dsr.approval import ApprovalError, decide, decisions, expire_stale
 from dsr.control.models import ActionRow, ApprovalRow, RequestRow
 from dsr.plan import ErasurePlan
 from dsr.requests import RequestError
-from tests.demo_estate import APPROVER, DEMO_NO, PERSONAL, Demo
+from tests.demo_estate import APPROVER, DEMO_EMAIL, DEMO_NO, PERSONAL, Demo
 
 pytestmark = pytest.mark.prefect
 
@@ -51,13 +51,18 @@ def start_waiting(demo: Demo, kind: str = "erase"):  # noqa: ANN201 - (request i
     request_id = demo.request(kind)
     run = demo.in_background(lambda: FLOWS[kind](request_id=request_id, config_dir=str(demo.config), return_state=True))
     run.__enter__()
+    wait_paused(demo, request_id, run)
+    return request_id, run
+
+
+def wait_paused(demo: Demo, request_id: str, run) -> None:  # noqa: ANN001 - a BackgroundRun
+    """Until the request awaits approval and its run has paused (it records its wait, then pauses)."""
     assert demo.wait_for_status(request_id, ("awaiting_approval",), run) == "awaiting_approval"
     flow_run_id = demo.request_row(request_id).flow_run_id or ""
-    deadline = time.monotonic() + 60  # the run records its wait, then pauses
+    deadline = time.monotonic() + 60
     while not flow_run_state(flow_run_id).is_paused():
         assert time.monotonic() < deadline and not run.done(), flow_run_state(flow_run_id)
         time.sleep(0.2)
-    return request_id, run
 
 
 def test_requester_and_wrong_digest_are_refused_then_a_second_person_approves_from_another_process(demo):
@@ -126,6 +131,39 @@ def test_a_rectification_plan_waits_for_approval_too(demo):
     assert [to for _, to in demo.control(request_id)["events"]][-4:] == ["awaiting_approval", "approved", "running", "completed"]
     with demo.rt.sessions() as session:
         assert [(d.verdict, d.actor) for d in decisions(session, request_id)] == [("approved", APPROVER)]
+
+
+def test_a_hold_placed_while_the_plan_waits_makes_a_new_plan_that_needs_its_own_approval(demo):
+    from dsr.holds import add_hold
+
+    request_id, run = start_waiting(demo)
+    first = stored_plan(demo, request_id)
+    subscribed = demo.rows("marketing", "select * from mailing_list where lower(email) = :e order by id", e=DEMO_EMAIL)
+    assert subscribed and any(s.collection == "mailing_list" and s.operation == "delete_record" for s in first.steps)
+    with demo.rt.sessions() as session:  # a police request arrives while the plan waits
+        hold = add_hold(session, demo.rt.estate, demo.rt.keys, legal_basis="Police request, ref 9", placed_by="legal", system="marketing", collection="mailing_list")
+        session.commit()
+
+    demo.decide(request_id, APPROVER, approve=True)  # the plan as it was reviewed, before the hold
+    deadline = time.monotonic() + 120
+    while stored_plan(demo, request_id).digest == first.digest:
+        assert time.monotonic() < deadline and not run.done()
+        time.sleep(0.2)
+    wait_paused(demo, request_id, run)  # nothing applied: the new plan waits for its own approval
+    second = stored_plan(demo, request_id)
+    assert [s.operation for s in second.steps if s.collection == "mailing_list"] == ["retain"]
+    assert {s.rule for s in second.steps if s.collection == "mailing_list"} == {f"legal hold #{hold.id}"}
+    assert demo.rows("marketing", "select * from mailing_list where lower(email) = :e order by id", e=DEMO_EMAIL) == subscribed
+
+    demo.decide(request_id, APPROVER, approve=True)
+    state = run.result()
+
+    assert state.is_completed(), state
+    assert demo.rows("marketing", "select * from mailing_list where lower(email) = :e order by id", e=DEMO_EMAIL) == subscribed
+    assert demo.rows("crm", "select count(*) from customers where customer_no = :no", no=DEMO_NO) == [(0,)]
+    with demo.rt.sessions() as session:
+        assert [(d.verdict, d.plan_digest) for d in decisions(session, request_id)] == [("approved", first.digest), ("approved", second.digest)]
+    assert {r["plan_digest"] for r in demo.check_receipts(request_id)} == {second.digest}
 
 
 def test_rejection_leaves_every_store_untouched_and_the_run_cancelled(demo):

@@ -203,7 +203,7 @@ def test_prefect_metadata_holds_no_personal_data(demo):
     assert [n for n in by_flow["access"] if n.startswith("export-")] == sorted(f"export-{p}" for p in DEMO_COLLECTIONS)
     assert [n for n in by_flow["erasure"] if n.startswith("erase-")] == sorted(f"erase-{s}" for s in SYSTEMS)
     assert len(by_flow["access"]) == len(DEMO_COLLECTIONS) + 2  # discover, one export each, package-and-seal
-    assert len(by_flow["erasure"]) == len(SYSTEMS) + 5  # discover, plan, record-targets, one erase per system, verify, seal
+    assert len(by_flow["erasure"]) == len(SYSTEMS) + 6  # discover, plan, recheck-plan, record-targets, one erase per system, verify, seal
 
     records = [
         *(fr.model_dump_json() for fr in flow_runs),
