@@ -197,6 +197,17 @@ def request_list(overdue: bool = typer.Option(False, help="Only requests past th
     console.print(table)
 
 
+@request_app.command("expire")
+def request_expire(config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Close as expired every request whose plan was not decided by its deadline (for cron; `serve` does it itself)."""
+    from dsr.approval import expire_stale
+
+    rt = _runtime(config)
+    with rt.sessions() as session:
+        expired = expire_stale(session)
+    console.print(f"{len(expired)} request(s) expired" + (f": {', '.join(expired)}" if expired else ""))
+
+
 @request_app.command("show")
 def request_show(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
     """One request: its evidence, status history and actions. Identifiers are shown by kind only."""

@@ -7,6 +7,7 @@ same deployments are declared in prefect.yaml for a work pool of process workers
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from flows.erasure import erasure_request, opt_out_request, rectification_reques
 
 #: The flow that fulfils each request kind, and the name of its deployment.
 FLOWS: dict[str, Flow] = {"access": access_request, "erase": erasure_request, "rectify": rectification_request, "opt_out": opt_out_request}
+logger = logging.getLogger("hkt_dsr.serve")
 DEPLOYMENT_NAMES = {"access": "access", "erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
 
 
@@ -40,8 +42,11 @@ def serve_requests(config_dir: Path, limit: int, sweep_seconds: float = 60) -> N
 
     def sweep() -> None:
         while not stop.wait(sweep_seconds):
-            with runtime_for(config).sessions() as session:
-                expire_stale(session)
+            try:
+                with runtime_for(config).sessions() as session:
+                    expire_stale(session)
+            except Exception as exc:  # noqa: BLE001 - a busy or unreachable control database: try again next round
+                logger.warning("approval deadline sweep failed (%s); retrying in %s s", type(exc).__name__, sweep_seconds)
 
     sweeper = threading.Thread(target=sweep, name="approval-deadlines", daemon=True)
     sweeper.start()

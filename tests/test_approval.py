@@ -223,19 +223,30 @@ def test_no_decision_before_the_deadline_expires_the_request_with_nothing_touche
 
 
 def test_a_suspended_requests_deadline_is_kept_by_the_sweep(demo):
-    """A served run suspends and leaves no process to notice its deadline: `request list` (and the
-    serve process) expire it from the control database."""
+    """A served run suspends and leaves no process to notice its deadline: `request expire` (for
+    cron), `request list` and the serve process expire it from the control database."""
     import datetime as dt
 
     from dsr.approval import await_decision
 
-    request_id = demo.request("erase")
+    def stale_request() -> str:
+        request_id = demo.request("erase")
+        with demo.rt.sessions() as session:
+            plan = ErasurePlan(request_id, "policy", "sha256:" + "0" * 64)
+            session.get(RequestRow, request_id).plan = plan.to_json()
+            await_decision(session, request_id, plan, dt.timedelta(seconds=-1))
+            session.commit()
+        return request_id
+
+    first = stale_request()
     with demo.rt.sessions() as session:
-        plan = ErasurePlan(request_id, "policy", "sha256:" + "0" * 64)
-        session.get(RequestRow, request_id).plan = plan.to_json()
-        await_decision(session, request_id, plan, dt.timedelta(seconds=-1))
-        session.commit()
-        assert expire_stale(session) == [request_id]
+        assert expire_stale(session) == [first]
+    second = stale_request()
+    expired = hkt_dsr(demo, "request", "expire")
+    assert expired.returncode == 0 and f"1 request(s) expired: {second}" in expired.stdout
+    third = stale_request()
     listed = hkt_dsr(demo, "request", "list")
-    (line,) = [line for line in listed.stdout.splitlines() if request_id in line]
-    assert re.search(r"\berase\b.*\bexpired\b", line), line
+    for request_id in (first, second, third):
+        (line,) = [line for line in listed.stdout.splitlines() if request_id in line]
+        assert re.search(r"\berase\b.*\bexpired\b", line), line
+        assert demo.request_row(request_id).subject is None

@@ -97,3 +97,33 @@ def test_requests_sealed_at_once_keep_the_ledger_dense(tmp_path, postgres_url):
         rows = session.execute(select(LedgerEntry.index, LedgerEntry.receipt_id).order_by(LedgerEntry.index)).all()
     assert [index for index, _ in rows] == list(range(2 * per_writer))
     assert sorted(receipt for _, receipt in rows) == sorted(f"{tag}-{n}" for tag in "ab" for n in range(per_writer))
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_the_control_database_refuses_to_rewrite_receipts_and_decisions(request, server, tmp_path):
+    """On every supported server, not only SQLite: ledger entries, checkpoints and approval decisions
+    are only ever inserted; the database itself refuses UPDATE and DELETE."""
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DatabaseError
+
+    from dsr.control.db import session_factory
+    from dsr.control.models import ApprovalRow, CheckpointRow, RequestRow, utcnow
+
+    sessions = session_factory(request.getfixturevalue(server))
+    now = utcnow()
+    with sessions() as session:
+        session.add(RequestRow(id="DSR-1", kind="erase", status="awaiting_approval", subject_commitments=[], subject_salt="00", channel="web",
+                               department="Support Desk", received_at=now, due_at=now, requested_by="clerk", policy_id="p", policy_digest="d"))
+        session.flush()
+        session.add_all([
+            LedgerEntry(index=0, receipt_id="r-0", request_id="DSR-1", kind="action", step="a/b/delete_record", document=b"{}", leaf_hash="00" * 32),
+            CheckpointRow(size=1, root="00" * 32, note=b"note"),
+            ApprovalRow(request_id="DSR-1", verdict="approved", actor="Mari Tanaka", plan_digest="sha256:00", via="cli", reason="", at=now),
+        ])
+        session.commit()
+    for table in (LedgerEntry, CheckpointRow, ApprovalRow):
+        for statement in (update(table).values({next(iter(table.__table__.primary_key.columns)).name: 99}), delete(table)):
+            with sessions() as session:
+                with pytest.raises(DatabaseError, match="append-only"):
+                    session.execute(statement)
+                    session.commit()

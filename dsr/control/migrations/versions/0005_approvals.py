@@ -37,9 +37,20 @@ def upgrade() -> None:
             op.execute(f"CREATE TRIGGER approvals_no_{verb.lower()} BEFORE {verb} ON approvals BEGIN SELECT RAISE(ABORT, 'approvals is append-only'); END")
     elif dialect == "postgresql":  # dsr_append_only() comes from migration 0002
         op.execute("CREATE TRIGGER approvals_append_only BEFORE UPDATE OR DELETE ON approvals FOR EACH ROW EXECUTE FUNCTION dsr_append_only()")
+    elif dialect in ("mysql", "mariadb"):  # 0002 knew no MySQL/MariaDB: their ledger tables get the same guard here
+        for table in ("ledger_entries", "ledger_checkpoints", "approvals"):
+            for verb in ("UPDATE", "DELETE"):
+                op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} FOR EACH ROW "
+                           f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{table} is append-only'")
+    else:
+        raise NotImplementedError(f"the control database on {dialect} would not refuse to rewrite the ledger; use PostgreSQL, MariaDB/MySQL or SQLite")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name in ("mysql", "mariadb"):
+        for table in ("ledger_entries", "ledger_checkpoints"):
+            for verb in ("update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
     op.drop_table("approvals")
     with op.batch_alter_table("requests") as batch:
         batch.drop_column("approval_due_at")
