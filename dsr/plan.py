@@ -106,9 +106,9 @@ class ErasurePlan:
     def digest(self) -> str:
         return digest(self.to_json())
 
-    def shape(self) -> tuple[tuple, ...]:
+    def shape(self) -> frozenset[tuple]:
         """What the plan does, without its row counts: two plans of one shape need one approval."""
-        return tuple((s.system, s.collection, s.operation, s.fields, s.rule, s.legal_basis, s.parent) for s in self.steps)
+        return frozenset((s.system, s.collection, s.operation, s.fields, s.rule, s.legal_basis, s.parent) for s in self.steps)
 
     def systems(self) -> list[str]:
         """Systems in execution order (each is one transaction)."""
@@ -285,11 +285,11 @@ def _ordered_deletes(
     edges = [(system, fk) for system, fks in foreign_keys.items() for fk in fks if (system, fk.parent) in deleted and (system, fk.collection) in deleted and fk.collection != fk.parent]
     broken: list[PlanStep] = []
     while True:
-        graph: dict[tuple[str, str], set[tuple[str, str]]] = {node: set() for node in deleted}
+        graph: dict[tuple[str, str], set[tuple[str, str]]] = {node: set() for node in sorted(deleted)}  # sorted: the same plan in every process
         for system, fk in edges:
             graph[(system, fk.parent)].add((system, fk.collection))  # a parent waits for its children
         try:
-            order = list(TopologicalSorter(graph).static_order())
+            order = list(TopologicalSorter({node: sorted(waits) for node, waits in graph.items()}).static_order())
             break
         except CycleError as exc:
             cycle = exc.args[1]
@@ -311,7 +311,7 @@ def _system_order(estate: Estate, systems: set[str]) -> list[str]:
         if edge.system in systems and edge.target[0] in systems and edge.system != edge.target[0]:
             graph[edge.target[0]].add(edge.system)
     try:
-        return list(TopologicalSorter(graph).static_order())
+        return list(TopologicalSorter({system: sorted(waits) for system, waits in graph.items()}).static_order())  # sorted: one order in every process
     except CycleError:
         return sorted(systems)
 

@@ -20,8 +20,13 @@ def test_demo_runs_end_to_end_and_says_what_happened(tmp_path: Path) -> None:
     for expected in ("Where the customer was found", "What was exported", "What was done", "credit_score", "erase.records.billing_record",
                      "namesake's account still there: 1", "referred friend kept, link cleared: 1", "demo customer's accounts left: 0",
                      "other customers' tickets with his mention redacted: 1", "text attachments (versioned bucket): 0",
-                     "reported as skipped): 1", "2 mention(s) redacted, 1 version left", "delete_object_all_versions", "rewrite_object"):
+                     "reported as skipped): 1", "2 mention(s) redacted, 1 version left", "delete_object_all_versions", "rewrite_object",
+                     "The plan awaiting approval", "Nothing has been touched yet"):
         assert expected in out
+    # The four-eyes loop: the clerk who took the request is refused, a second person approves and the run resumes.
+    flat = " ".join(out.split())
+    assert re.search(r"approve DSR-\S+ --as 'Aiko Sato \(Support Desk\)'.*refused: .*four-eyes", flat), flat[-3000:]
+    assert re.search(r"approve DSR-\S+ --as 'Mari Tanaka \(Privacy Office\)'.*approved and recorded; the waiting flow run \S+ resumes", flat)
     verified = re.search(r"(\d+) signed receipts in .*; (\d+) verify, (\d+) fail", out)
     assert verified and verified.group(1) == verified.group(2) and verified.group(3) == "0" and int(verified.group(1)) > 10
     # The audit bundle replays cleanly, and nothing the auditor receives names the customer.

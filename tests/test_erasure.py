@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,6 +205,21 @@ def test_a_kept_row_behind_a_composite_foreign_key_is_refused_at_planning(tmp_pa
     with pytest.raises(PlanError, match=r"line_notes .*composite foreign key \(order_id, line_no\)"):
         make_plan(rt, request_id, discover_now(rt, request_id))
     assert shop.rows(sqlite_url, "select count(*) from order_lines") == [(4,)]
+
+
+def test_every_process_makes_the_same_plan(tmp_path, sqlite_url, side_url):
+    """Python salts its string hashes per process; a plan (its order, its digest) must not depend on
+    it, or a suspended run restarted in another process would see a plan that changed."""
+    rt, request_id = _estate(tmp_path, sqlite_url, side_url)
+    code = ("import sys\nfrom dsr.erasure import _new_plan, discover_now\nfrom dsr.runtime import Runtime\n"
+            "rt = Runtime.open(sys.argv[1])\nwith rt.sessions() as session:\n"
+            "    print(_new_plan(rt, session, sys.argv[2], discover_now(rt, sys.argv[2])).digest)\n")
+    digests = {
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "config"), request_id], env={**os.environ, "PYTHONHASHSEED": seed},
+                       capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1 and next(iter(digests)).startswith("sha256:")
 
 
 def test_references_across_postgresql_and_mariadb(tmp_path, postgres_url, mariadb_url):
