@@ -10,6 +10,7 @@ here in `decide`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -22,6 +23,7 @@ from dsr.requests import APPROVED, AWAITING_APPROVAL, EXPIRED, REJECTED, close_r
 NEEDS_APPROVAL = ("erase", "rectify")  # what destroys or rewrites data; access and opt-out do not
 NAME_LIMIT = 80  # the control database's column width for names and digests
 APPROVE, REJECT = "approve", "reject"
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")  # how every plan digest looks (receipts.canonical.digest)
 
 
 class ApprovalError(ValueError):
@@ -91,30 +93,35 @@ def decide(
     given = (plan_digest or "").strip()
     if not actor:
         raise ApprovalError("say who decides (--as NAME)")
-    if len(actor) > NAME_LIMIT or len(given) > NAME_LIMIT:
-        raise ApprovalError(f"a name or digest longer than {NAME_LIMIT} characters is not one: check what was pasted")
+    if len(actor) > NAME_LIMIT:
+        raise ApprovalError(f"a name longer than {NAME_LIMIT} characters is not one: check what was pasted")
+    if given and not DIGEST.fullmatch(given):  # never echoed: a mistyped field may hold anything
+        raise ApprovalError("what was given as the plan digest is not one (sha256: and 64 hex digits): copy it from the plan")
     row = locked_request(session, request_id)
     current = ErasurePlan.from_json(row.plan).digest if row.plan else None
     standing = decision_for(session, request_id, current)
     if standing is not None:
         wanted = APPROVED if verdict == APPROVE else REJECTED
-        if standing.verdict == wanted and standing.actor.casefold() == actor.casefold() and (plan_digest in (None, standing.plan_digest)):
+        if standing.verdict == wanted and standing.actor.casefold() == actor.casefold() and given in ("", standing.plan_digest):
             return standing
         raise ApprovalError(f"request {request_id} was already {standing.verdict} by {standing.actor} at {standing.at:%Y-%m-%d %H:%M} UTC")
     if row.status != AWAITING_APPROVAL:
         raise ApprovalError(f"request {request_id} is {row.status}; only a request whose plan awaits approval can be decided")
     assert current is not None and row.approval_due_at is not None
 
-    def refuse(why: str) -> ApprovalError:
+    def record_refusal(why: str) -> None:
+        """Once per Prefect pause: a restarted run replays the answer it was given."""
         if prompt is None or not session.scalar(select(ApprovalRow.id).where(ApprovalRow.request_id == request_id, ApprovalRow.prompt == prompt)):
             session.add(ApprovalRow(request_id=request_id, verdict="refused", actor=actor, plan_digest=given or "-", via=via, prompt=prompt, reason=why, at=utcnow()))
+
+    def refuse(why: str) -> ApprovalError:
+        record_refusal(why)
         set_status(session, row, AWAITING_APPROVAL, actor, f"{verdict} refused: {why}")
         session.commit()
         return ApprovalError(f"request {request_id}: {verdict} by {actor} refused: {why}")
 
     if utcnow() >= row.approval_due_at:
-        session.add(ApprovalRow(request_id=request_id, verdict="refused", actor=actor, plan_digest=given or "-", via=via, prompt=prompt,
-                                reason="after the deadline", at=utcnow()))
+        record_refusal("after the deadline")
         expire(session, row)
         session.commit()
         raise ApprovalError(f"request {request_id} expired at {row.approval_due_at:%Y-%m-%d %H:%M} UTC without a decision; nothing was changed")

@@ -109,7 +109,7 @@ def keys_rotate(config: ConfigDir = DEFAULT_CONFIG) -> None:
 
 @request_app.command("new")
 def request_new(
-    kind: Annotated[str, typer.Option(help="access or erase")],
+    kind: Annotated[str, typer.Option(help="access, erase, rectify or opt_out")],
     channel: Annotated[str, typer.Option(help="How the request arrived: web, phone, letter, counter.")],
     department: Annotated[str, typer.Option(help="The department that replied to the customer (policy §8).")],
     requested_by: Annotated[str, typer.Option("--requested-by", help="Staff member taking the request.")],
@@ -126,8 +126,7 @@ def request_new(
     """Record a request and print its id. Without verification evidence it is stored but cannot run."""
     from dsr.requests import RequestError, Verification, create_request
 
-    raw = [(IdentifierKind.EMAIL, v) for v in email or []] + [(IdentifierKind.PHONE, v) for v in phone or []]
-    raw += [(IdentifierKind.CUSTOMER_ID, v) for v in customer_id or []]
+    raw = _raw_identifiers(email, phone, customer_id)
     raw += [(IdentifierKind.NAME, name)] if name else []
     raw += [(IdentifierKind.POSTAL_ADDRESS, address)] if address else []
     if bool(verified_by) != bool(verification_method):
@@ -145,6 +144,12 @@ def request_new(
     if verification is None:
         err.print(f"request {row.id} is NOT verified: run `hkt-dsr request verify {row.id} --method ... --by ...` before it can run")
     print(row.id)
+
+
+def _raw_identifiers(email: list[str] | None, phone: list[str] | None, customer_id: list[str] | None) -> list[tuple[IdentifierKind, str]]:
+    """The repeatable --email/--phone/--customer-id options, as (kind, value) pairs to parse."""
+    return [(IdentifierKind.EMAIL, v) for v in email or []] + [(IdentifierKind.PHONE, v) for v in phone or []] + \
+        [(IdentifierKind.CUSTOMER_ID, v) for v in customer_id or []]
 
 
 def _correction(item: str, identifiers: list[Identifier]):  # noqa: ANN202 - a dsr.requests.Correction
@@ -310,8 +315,7 @@ def hold_add(
     """Place a legal hold; prints its number. Erasure then retains what it covers, with this basis."""
     from dsr.holds import HoldError, add_hold
 
-    raw = [(IdentifierKind.EMAIL, v) for v in email or []] + [(IdentifierKind.PHONE, v) for v in phone or []]
-    raw += [(IdentifierKind.CUSTOMER_ID, v) for v in customer_id or []]
+    raw = _raw_identifiers(email, phone, customer_id)
     rt = _runtime(config)
     try:
         identifiers = [Identifier.parse(kind, value) for kind, value in raw]

@@ -114,9 +114,8 @@ def plan_again_if_changed(rt: Runtime, request_id: str) -> ErasurePlan:
 
 
 def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
-    if step.operation in TEXT_OPERATIONS or (step.operation == "retain" and rt.estate.collection(step.system, step.collection).objects):
-        return sorted({f.key for f in fresh.mentions(step.system, step.collection)}, key=repr)
-    if step.operation == "review":
+    objects = rt.estate.collection(step.system, step.collection).objects
+    if step.operation in TEXT_OPERATIONS or step.operation == "review" or (step.operation == "retain" and objects):
         return sorted({f.key for f in fresh.mentions(step.system, step.collection)}, key=repr)
     if step.operation == "skipped":
         return [f.key for f in fresh.skipped() if (f.system, f.collection) == (step.system, step.collection)]

@@ -20,9 +20,10 @@ from dsr.runtime import runtime_for
 from flows.access import access_request
 from flows.erasure import erasure_request, opt_out_request, rectification_request
 
+logger = logging.getLogger("hkt_dsr.serve")
+
 #: The flow that fulfils each request kind, and the name of its deployment.
 FLOWS: dict[str, Flow] = {"access": access_request, "erase": erasure_request, "rectify": rectification_request, "opt_out": opt_out_request}
-logger = logging.getLogger("hkt_dsr.serve")
 DEPLOYMENT_NAMES = {"access": "access", "erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
 
 

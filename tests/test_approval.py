@@ -172,6 +172,11 @@ def test_rejection_leaves_every_store_untouched_and_the_run_cancelled(demo):
     flow_run_id = demo.request_row(request_id).flow_run_id
     assert flow_run_id
 
+    # Whatever is typed in the digest field is checked, never echoed: it could be anything.
+    with demo.rt.sessions() as session, pytest.raises(ApprovalError, match="is not one") as mistyped:
+        decide(session, request_id, actor=APPROVER, verdict="approve", plan_digest=DEMO_EMAIL, via="test")
+    assert DEMO_EMAIL not in str(mistyped.value)
+
     # One run per request: a second run is refused while the first waits, and touches nothing.
     from flows.deployments import FLOWS
 
