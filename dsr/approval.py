@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from dsr.control.models import ApprovalRow, RequestRow, utcnow
 from dsr.plan import ErasurePlan
 from dsr.requests import APPROVED, AWAITING_APPROVAL, EXPIRED, REJECTED, close_request, get_request, set_status
+from dsr.staff import StaffDirectory, StaffError, same_person, staff_actor
 
 NEEDS_APPROVAL = ("erase", "rectify")  # what destroys or rewrites data; access and opt-out do not
-NAME_LIMIT = 80  # the control database's column width for names and digests
 APPROVE, REJECT = "approve", "reject"
+SUPERSEDED = "superseded"  # the plan changed before it was applied: approvals given so far are spent
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")  # how every plan digest looks (receipts.canonical.digest)
 
 
@@ -67,34 +68,51 @@ def await_decision(session: Session, request_id: str, plan: ErasurePlan, timeout
 
 def decision_for(session: Session, request_id: str, plan_digest: str | None) -> Decision | None:
     """The standing decision on this plan of the request, if any: a rejection (of any plan: it
-    closed the request), else the first approval of this plan. An approval of an earlier plan
-    (one that changed before it was applied) does not count."""
+    closed the request), else the first approval of this plan given since the plan last changed.
+
+    An approval binds to one version of the plan: once the plan is superseded, no approval given
+    before counts again, even when a later plan happens to have the same digest as an approved one
+    (a hold placed and released while the request waited)."""
     rows = session.scalars(
-        select(ApprovalRow).where(ApprovalRow.request_id == request_id, ApprovalRow.verdict.in_((APPROVED, REJECTED))).order_by(ApprovalRow.id)
+        select(ApprovalRow).where(ApprovalRow.request_id == request_id, ApprovalRow.verdict.in_((APPROVED, REJECTED, SUPERSEDED))).order_by(ApprovalRow.id)
     )
+    approval = None
     for row in rows:
-        if row.verdict == REJECTED or row.plan_digest == plan_digest:
+        if row.verdict == REJECTED:
             return Decision(row.verdict, row.actor, row.plan_digest, row.at, row.reason)
-    return None
+        if row.verdict == SUPERSEDED:
+            approval = None
+        elif approval is None and row.plan_digest == plan_digest:
+            approval = Decision(row.verdict, row.actor, row.plan_digest, row.at, row.reason)
+    return approval
+
+
+def supersede(session: Session, request_id: str, old_digest: str) -> None:
+    """Record that the request's plan changed before it was applied: every approval so far is spent."""
+    session.add(ApprovalRow(request_id=request_id, verdict=SUPERSEDED, actor="orchestrator", plan_digest=old_digest, via="orchestrator",
+                            reason="the plan changed before it was applied; it needs a new approval", at=utcnow()))
 
 
 def decide(
     session: Session, request_id: str, *, actor: str, verdict: str, plan_digest: str | None,
-    via: str, reason: str = "", prompt: str | None = None,
+    via: str, staff: StaffDirectory | None, reason: str = "", prompt: str | None = None,
 ) -> Decision:
     """Record an approval or rejection of the request's plan, or refuse it (recorded too) and raise.
 
+    `staff` is the estate's directory: with one, `actor` is a staff id with the approve role;
+    without, a name that could pass for another is refused before it is compared (four-eyes).
     Idempotent: the same person giving the same answer again (the CLI resumed the run, which then
     reads the answer from Prefect) gets the standing decision back.
     """
     if verdict not in (APPROVE, REJECT):
         raise ApprovalError(f"a decision is {APPROVE!r} or {REJECT!r}, not {verdict!r}")
-    actor = " ".join(actor.split())
     given = (plan_digest or "").strip()
-    if not actor:
-        raise ApprovalError("say who decides (--as NAME)")
-    if len(actor) > NAME_LIMIT:
-        raise ApprovalError(f"a name longer than {NAME_LIMIT} characters is not one: check what was pasted")
+    if not actor.strip():
+        raise ApprovalError("say who decides (--as)")
+    try:
+        actor = staff_actor(staff, actor, "approve")
+    except StaffError as exc:
+        raise ApprovalError(f"--as: {exc}") from None
     if given and not DIGEST.fullmatch(given):  # never echoed: a mistyped field may hold anything
         raise ApprovalError("what was given as the plan digest is not one (sha256: and 64 hex digits): copy it from the plan")
     row = locked_request(session, request_id)
@@ -102,7 +120,7 @@ def decide(
     standing = decision_for(session, request_id, current)
     if standing is not None:
         wanted = APPROVED if verdict == APPROVE else REJECTED
-        if standing.verdict == wanted and standing.actor.casefold() == actor.casefold() and given in ("", standing.plan_digest):
+        if standing.verdict == wanted and same_person(standing.actor, actor) and given in ("", standing.plan_digest):
             return standing
         raise ApprovalError(f"request {request_id} was already {standing.verdict} by {standing.actor} at {standing.at:%Y-%m-%d %H:%M} UTC")
     if row.status != AWAITING_APPROVAL:
@@ -125,7 +143,7 @@ def decide(
         expire(session, row)
         session.commit()
         raise ApprovalError(f"request {request_id} expired at {row.approval_due_at:%Y-%m-%d %H:%M} UTC without a decision; nothing was changed")
-    if actor.casefold() == " ".join(row.requested_by.split()).casefold():
+    if same_person(actor, row.requested_by):
         raise refuse(f"{actor} took this request and cannot also approve or reject it (four-eyes)")
     if verdict == APPROVE and given != current:
         raise refuse(f"plan digest {given or '(none)'} is not the plan's ({current}); review the current plan")

@@ -179,7 +179,7 @@ def request_verify(
     rt = _runtime(config)
     try:
         with rt.sessions() as session:
-            verify(session, get_request(session, request_id), Verification(method, by, dt.datetime.now(dt.UTC)))
+            verify(session, get_request(session, request_id), Verification(method, by, dt.datetime.now(dt.UTC)), rt.estate.staff)
             session.commit()
     except RequestError as exc:
         raise _fail(str(exc)) from None
@@ -408,7 +408,7 @@ def run_flow(kind: str, request_id: str, config: Path) -> dict:
 # ------------------------------------------------------------------ four-eyes approval
 
 
-AsName = Annotated[str, typer.Option("--as", help="Who decides: not the person who took the request.")]
+AsName = Annotated[str, typer.Option("--as", help="Who decides (your id in staff.yaml, or your name): not the person who took the request.")]
 
 
 @app.command("approve")
@@ -442,7 +442,7 @@ def _decide(request_id: str, actor: str, verdict: str, digest: str | None, reaso
     rt = _runtime(config)
     with rt.sessions() as session:
         try:
-            decision = decide(session, request_id, actor=actor, verdict=verdict, plan_digest=digest, via="cli", reason=reason)
+            decision = decide(session, request_id, actor=actor, verdict=verdict, plan_digest=digest, via="cli", staff=rt.estate.staff, reason=reason)
         except (ApprovalError, RequestError) as exc:
             raise _fail(str(exc)) from None
         flow_run_id = get_request(session, request_id).flow_run_id

@@ -26,6 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from sqlalchemy.engine import make_url
 
+from dsr.staff import StaffDirectory
 from dsr.subject import IdentifierKind
 from scanners.settings import ScannerConfig
 
@@ -260,6 +261,7 @@ class Estate:
     policy: PolicyConfig
     policy_digest: str
     scanners: ScannerConfig = ScannerConfig()
+    staff: StaffDirectory | None = None  # staff.yaml: who may take, verify and approve requests, by id
     warnings: list[ConfigProblem] = field(default_factory=list)
 
     def resolve_path(self, value: str) -> Path:
@@ -426,6 +428,10 @@ def load_estate(root: Path | str) -> Estate:
     if doc := document("scanners.yaml", required=False):
         scanners = _validate(ScannerConfig, doc, _plain(doc.data), (), problems) or scanners
 
+    staff = None
+    if doc := document("staff.yaml", required=False):
+        staff = _validate(StaffDirectory, doc, _plain(doc.data), (), problems)
+
     policy = None
     policy_doc = document("policies.yaml")
     if policy_doc:
@@ -449,6 +455,7 @@ def load_estate(root: Path | str) -> Estate:
         policy=policy,
         policy_digest=digest(policy.model_dump(mode="json")),
         scanners=scanners,
+        staff=staff,
         warnings=[p for p in problems if p.severity == "warning"],
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
+from dsr.approval import supersede
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
 from dsr.holds import active_holds
@@ -105,6 +106,7 @@ def plan_again_if_changed(rt: Runtime, request_id: str) -> ErasurePlan:
         fresh = _new_plan(rt, session, request_id, discover_now(rt, request_id))
         if fresh.shape() == stored.shape():
             return stored
+        supersede(session, request_id, stored.digest)
         request.plan = fresh.to_json()
         request.approval_due_at = None  # a new plan gets the full time for its approval
         set_status(session, request, RUNNING, "orchestrator",

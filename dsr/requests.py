@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dsr.config import REQUEST_KINDS, Estate
 from dsr.control.models import RequestRow, StatusEvent, utcnow
+from dsr.staff import StaffDirectory, StaffError, staff_actor
 from dsr.subject import Identifier, IdentifierKind, Subject
 from receipts.commitment import commitments
 
@@ -79,6 +80,10 @@ def create_request(
     for correction in corrections or []:
         if correction.old not in subject.identifiers:
             raise RequestError(f"a correction of {correction.old.kind.value} must replace one of the subject's identifiers")
+    try:
+        requested_by = staff_actor(estate.staff, requested_by, "intake")
+    except StaffError as exc:
+        raise RequestError(f"--requested-by: {exc}") from None
     received_at = received_at or utcnow()
     salt = secrets.token_bytes(32)  # a fresh opening per request: receipts of two requests cannot be linked
     row = RequestRow(
@@ -99,17 +104,22 @@ def create_request(
     session.add(row)
     set_status(session, row, RECEIVED, requested_by, f"received via {channel}")
     if verification is not None:
-        verify(session, row, verification)
+        verify(session, row, verification, estate.staff)
     return row
 
 
-def verify(session: Session, row: RequestRow, verification: Verification) -> None:
+def verify(session: Session, row: RequestRow, verification: Verification, staff: StaffDirectory | None) -> None:
+    """Record who verified the requester's identity, and how; `staff` is the estate's directory (or None)."""
     if not verification.method.strip() or not verification.verified_by.strip():
         raise RequestError(f"request {row.id}: verification needs a method and who verified")
+    try:
+        verified_by = staff_actor(staff, verification.verified_by, "verify")
+    except StaffError as exc:
+        raise RequestError(f"request {row.id}: verified by: {exc}") from None
     row.verification_method = verification.method
-    row.verified_by = verification.verified_by
+    row.verified_by = verified_by
     row.verified_at = verification.verified_at
-    set_status(session, row, VERIFIED, verification.verified_by, f"identity verified by {verification.method}")
+    set_status(session, row, VERIFIED, verified_by, f"identity verified by {verification.method}")
 
 
 def set_status(session: Session, row: RequestRow, status: str, actor: str, note: str = "") -> None:

@@ -81,7 +81,7 @@ def await_approval(config_dir: str, request_id: str, plan: ErasurePlan) -> Decis
         with rt.sessions() as session:
             try:
                 return decide(session, request_id, actor=answer.approver, verdict=APPROVE if answer.approve else REJECT,
-                              plan_digest=answer.plan_digest, via="prefect", reason=answer.reason, prompt=f"{run.id}/{key}")
+                              plan_digest=answer.plan_digest, via="prefect", staff=rt.estate.staff, reason=answer.reason, prompt=f"{run.id}/{key}")
             except ApprovalError as exc:  # refused: the run waits on (the refusal is recorded), unless it is decided or over
                 logger.warning("%s", exc)
                 if (standing := decision_for(session, request_id, plan.digest)) is not None:

@@ -101,7 +101,7 @@ class Demo:
             row = session.get(RequestRow, request_id)
             assert row is not None and row.plan is not None
             digest = digest if digest is not None else ErasurePlan.from_json(row.plan).digest
-            decision = decide(session, request_id, actor=actor, verdict="approve" if approve else "reject", plan_digest=digest, via="test", reason=reason)
+            decision = decide(session, request_id, actor=actor, verdict="approve" if approve else "reject", plan_digest=digest, via="test", staff=self.rt.estate.staff, reason=reason)
             flow_run_id = row.flow_run_id
         assert flow_run_id is not None
         assert resume_waiting_run(flow_run_id, decision)

@@ -174,7 +174,7 @@ def test_rejection_leaves_every_store_untouched_and_the_run_cancelled(demo):
 
     # Whatever is typed in the digest field is checked, never echoed: it could be anything.
     with demo.rt.sessions() as session, pytest.raises(ApprovalError, match="is not one") as mistyped:
-        decide(session, request_id, actor=APPROVER, verdict="approve", plan_digest=DEMO_EMAIL, via="test")
+        decide(session, request_id, actor=APPROVER, verdict="approve", plan_digest=DEMO_EMAIL, via="test", staff=None)
     assert DEMO_EMAIL not in str(mistyped.value)
 
     # One run per request: a second run is refused while the first waits, and touches nothing.
@@ -222,7 +222,7 @@ def test_no_decision_before_the_deadline_expires_the_request_with_nothing_touche
     with demo.rt.sessions() as session:
         assert decisions(session, request_id) == []
         with pytest.raises(ApprovalError, match="already|expired"):
-            decide(session, request_id, actor=APPROVER, verdict="approve", plan_digest=stored_plan(demo, request_id).digest, via="test")
+            decide(session, request_id, actor=APPROVER, verdict="approve", plan_digest=stored_plan(demo, request_id).digest, via="test", staff=None)
     late = hkt_dsr(demo, "approve", request_id, "--as", APPROVER, "--digest", stored_plan(demo, request_id).digest)
     assert late.returncode == 1 and "expired" in late.stderr
 

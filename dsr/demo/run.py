@@ -174,7 +174,7 @@ def _erase_with_approval(rt: Runtime, request_id: str, console: Console) -> dict
         console.print(f"$ hkt-dsr approve {request_id} --as '{actor}' --digest {plan.digest[:19]}…", highlight=False)
         with rt.sessions() as session:
             try:
-                decision = decide(session, request_id, actor=actor, verdict="approve", plan_digest=plan.digest, via="demo")
+                decision = decide(session, request_id, actor=actor, verdict="approve", plan_digest=plan.digest, via="demo", staff=rt.estate.staff)
             except ApprovalError as exc:
                 console.print(f"  refused: {str(exc).split('refused: ', 1)[-1]}", highlight=False)
                 continue
