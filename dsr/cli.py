@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 from ruamel.yaml import YAML
 
@@ -39,7 +40,7 @@ DEFAULT_CONFIG = Path("config/demo")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print("[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True)  # one line, whatever the message holds
     return typer.Exit(code)
 
 
@@ -540,5 +541,22 @@ def demo(workdir: Path = typer.Option(Path("demo-workdir"), help="Where the demo
     raise typer.Exit(run_demo(workdir.resolve(), Console(width=max(console.width, 120))))
 
 
+def main() -> None:
+    """The `hkt-dsr` console script: an expected refusal is one `error:` line; a bug is its type and
+    place, with the path of the file that keeps its traceback (which may quote data)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the last word: nothing reaches the screen as a traceback
+        from dsr.bugs import write_bug_report
+        from dsr.fulfilment import SAFE_ERRORS, failure_reason
+
+        if type(exc).__name__ in SAFE_ERRORS:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(1)
+        report = write_bug_report(exc)
+        err.print(f"error: internal error: {failure_reason(exc)}" + (f"; traceback in {report}" if report else ""), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(70)
+
+
 if __name__ == "__main__":
-    app()
+    main()

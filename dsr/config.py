@@ -23,7 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from sqlalchemy.engine import make_url
 
 from dsr.staff import StaffDirectory
@@ -341,6 +342,12 @@ def _read(doc: _Document, problems: list[ConfigProblem]) -> bool:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problems.append(ConfigProblem(doc.name, line, "", f"malformed YAML: {exc.problem or exc.context}"))
+        return False
+    except ReaderError as exc:  # a character YAML does not allow (a control character, say); never echoed
+        problems.append(ConfigProblem(doc.name, None, "", f"not YAML text: character U+{exc.character:04X} at position {exc.position} is not allowed"))
+        return False
+    except YAMLError as exc:
+        problems.append(ConfigProblem(doc.name, None, "", f"malformed YAML ({type(exc).__name__})"))
         return False
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(ConfigProblem(doc.name, None, "", f"cannot read: {exc.__class__.__name__}"))

@@ -11,14 +11,16 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from dsr.bugs import write_bug_report
 from dsr.control.models import ActionRow, RequestRow
 from dsr.erasure import ErasureVerificationError
 from dsr.requests import APPROVED, AWAITING_APPROVAL, CLOSED, COMPLETED, FAILED, RUNNING, RequestError, close_request, get_request, runnable_request, set_status
 from dsr.runtime import Runtime
 
 ORCHESTRATOR = "orchestrator"
+#: Our own errors: expected refusals and failures whose messages never hold personal data.
 SAFE_ERRORS = ("ApprovalError", "ConnectorError", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError",
-               "UnknownConnectorKind", "ConfigError", "WithheldError")
+               "UnknownConnectorKind", "ConfigError", "StaffError", "WithheldError")
 
 
 class WithheldError(RuntimeError):
@@ -39,8 +41,12 @@ def failure_reason(exc: BaseException) -> str:
 
 def withheld(exc: BaseException) -> BaseException:
     """The exception to let reach Prefect (whose run states and logs it fills): ours as they are,
-    anything else replaced by a WithheldError carrying failure_reason's words."""
-    return exc if type(exc).__name__ in SAFE_ERRORS else WithheldError(failure_reason(exc))
+    anything else replaced by a WithheldError carrying failure_reason's words and the path of the
+    file that keeps its traceback for an engineer."""
+    if type(exc).__name__ in SAFE_ERRORS:
+        return exc
+    report = write_bug_report(exc)
+    return WithheldError(failure_reason(exc) + (f"; traceback in {report}" if report else ""))
 
 
 def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, run_is_active: Callable[[str], bool] = lambda _: False) -> None:

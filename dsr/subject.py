@@ -59,6 +59,8 @@ def normalise(kind: IdentifierKind, value: str) -> str:
         raise IdentifierError(f"{kind.value}: expected text, got {type(value).__name__}")
     if len(value) > MAX_IDENTIFIER_LENGTH:
         raise IdentifierError(f"{kind.value}: longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if any("\ud800" <= c <= "\udfff" for c in value):  # what Python makes of bytes in argv that are not UTF-8
+        raise IdentifierError(f"{kind.value}: holds bytes that are not UTF-8 text; check the terminal's encoding")
     text = _nfkc(value)
     if not text:
         raise IdentifierError(f"{kind.value}: empty after normalisation")
