@@ -44,3 +44,10 @@ def latest_map(session: Session, before: dt.datetime | None = None, systems: lis
         errors={r.system: r.error for r in rows if r.error},
         sample_size=max(r.sample_size for r in rows),
     )
+
+
+def record_map(session: Session, data_map: DataMap) -> DataMap | None:
+    """Store a new scan and return the map it is compared with: the same systems' scans before it."""
+    previous = latest_map(session, before=data_map.scanned_at, systems=data_map.systems)
+    save_map(session, data_map)
+    return previous
