@@ -213,6 +213,20 @@ def request_list(overdue: bool = typer.Option(False, help="Only requests past th
     console.print(table)
 
 
+@request_app.command("recover")
+def request_recover(
+    request_id: str,
+    by: Annotated[str, typer.Option("--by", help="Who releases the request's run (a staff id with a directory).")],
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Release a request from a run that is gone but cannot be judged dead automatically (its
+    machine was lost); recorded with who. A live run is never released."""
+    from dsr.fulfilment import recover
+    from flows.tasks import PrefectRuns
+
+    console.print(recover(_runtime(config), request_id, by, PrefectRuns()), highlight=False)
+
+
 @request_app.command("expire")
 def request_expire(config: ConfigDir = DEFAULT_CONFIG) -> None:
     """Close as expired every request whose plan was not decided by its deadline (for cron; `serve` does it itself)."""
@@ -395,8 +409,10 @@ def run_flow(kind: str, request_id: str, config: Path) -> dict:
     """Run a request's flow; a refused, failed, rejected or expired run exits non-zero with the reason."""
     from dsr.fulfilment import failure_reason
     from flows.deployments import FLOWS
+    from flows.ephemeral import ephemeral_server_dies_with_us
 
     try:
+        ephemeral_server_dies_with_us()
         state = FLOWS[kind](request_id=request_id, config_dir=str(config.resolve()), return_state=True)
     except Exception as exc:  # refused before the run began
         raise _fail(f"request {request_id} failed: {failure_reason(exc)}") from None
@@ -456,11 +472,24 @@ def _decide(request_id: str, actor: str, verdict: str, digest: str | None, reaso
             decision = decide(session, request_id, actor=actor, verdict=verdict, plan_digest=digest, via="cli", staff=rt.estate.staff, reason=reason)
         except (ApprovalError, RequestError) as exc:
             raise _fail(str(exc)) from None
-        flow_run_id = get_request(session, request_id).flow_run_id
+        request = get_request(session, request_id)
+        flow_run_id, kind = request.flow_run_id, request.kind
     console.print(f"{request_id}: plan {decision.plan_digest} {decision.verdict} by {decision.actor}; recorded", highlight=False)
     if flow_run_id is None:
         return
+    from dsr.fulfilment import release_dead_run
     from flows.approval import resume_waiting_run
+    from flows.ephemeral import ephemeral_server_dies_with_us
+    from flows.tasks import PrefectRuns
+
+    ephemeral_server_dies_with_us()
+    if (evidence := release_dead_run(rt, request_id, PrefectRuns())) is not None:  # killed while it waited: the decision stands
+        if not decision.approved:
+            console.print(f"flow run {flow_run_id} had died while it waited ({evidence}); marked crashed", highlight=False)
+            return
+        console.print(f"flow run {flow_run_id} died while it waited ({evidence}); running the request now", highlight=False)
+        console.print(run_flow(kind, request_id, config))
+        return
 
     try:
         resumed = resume_waiting_run(flow_run_id, decision)

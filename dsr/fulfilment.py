@@ -6,16 +6,19 @@ Kept apart from the Prefect flows so that the same steps can be tested and run w
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, Protocol
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from dsr.bugs import write_bug_report
 from dsr.control.models import ActionRow, RequestRow
 from dsr.erasure import ErasureVerificationError
+from dsr.liveness import Runner, judge
 from dsr.requests import APPROVED, AWAITING_APPROVAL, CLOSED, COMPLETED, FAILED, RUNNING, RequestError, close_request, get_request, runnable_request, set_status
 from dsr.runtime import Runtime
+from dsr.staff import StaffError, staff_actor
 
 ORCHESTRATOR = "orchestrator"
 #: Our own errors: expected refusals and failures whose messages never hold personal data.
@@ -49,11 +52,37 @@ def withheld(exc: BaseException) -> BaseException:
     return WithheldError(failure_reason(exc) + (f"; traceback in {report}" if report else ""))
 
 
-def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, run_is_active: Callable[[str], bool] = lambda _: False) -> None:
+class FlowRuns(Protocol):
+    """What the orchestrator knows of a flow run (flows.tasks.PrefectRuns answers for Prefect)."""
+
+    def state_of(self, flow_run_id: str) -> Literal["active", "suspended", "ended"]:
+        """`ended`: final or unknown to it; `suspended`: waiting without a process; else `active`."""
+        ...
+
+    def mark_crashed(self, flow_run_id: str, message: str) -> None: ...
+
+
+HolderState = Literal["none", "ended", "suspended", "alive", "dead", "unknown"]
+
+
+def holder_state(row: RequestRow, runs: FlowRuns) -> tuple[HolderState, str]:
+    """The run that holds the request, as far as the orchestrator and the run's own process tell:
+    a run Prefect calls active whose process is gone is `dead` (killed with -9, its machine lost)."""
+    holder = row.flow_run_id
+    if holder is None:
+        return "none", ""
+    state = runs.state_of(holder)
+    if state != "active":
+        return state, ""
+    return judge(row)
+
+
+def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, runs: FlowRuns | None = None) -> None:
     """Refuse to start unless the request is verified and of the expected kind; mark it running.
 
-    `run_id` names this run; the request is claimed for it, unless another run still works on it
-    (`run_is_active` asks the orchestrator): two runs of one request would race each other.
+    `run_id` names this run; the request is claimed for it and for this process, unless another
+    run still works on it (two runs of one request would race each other). A run the orchestrator
+    still calls active but whose process is dead is marked crashed and taken over, on the record.
     """
     with rt.sessions() as session:
         row = runnable_request(session, request_id)
@@ -61,16 +90,70 @@ def begin(rt: Runtime, request_id: str, kind: str, run_id: str | None = None, ru
             raise RequestError(f"request {request_id} is a {row.kind} request, not {kind}")
         holder = row.flow_run_id
         if run_id is not None and holder != run_id:
-            if holder is not None and run_is_active(holder):
-                raise RequestError(f"request {request_id} is already being fulfilled by flow run {holder}; "
-                                   "let it end (or cancel it in Prefect) before running the request again")
+            if holder is not None and runs is not None:
+                _take_over(session, row, runs)
             unchanged = RequestRow.flow_run_id.is_(None) if holder is None else RequestRow.flow_run_id == holder
             claimed = session.execute(update(RequestRow).where(RequestRow.id == request_id, unchanged).values(flow_run_id=run_id))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 raise RequestError(f"request {request_id} was started by another run a moment ago")
+        if run_id is not None:
+            Runner.this_process().stamp(row)
         if row.status not in (RUNNING, AWAITING_APPROVAL, APPROVED):  # a resumed run waiting for, or holding, approval keeps saying so
             set_status(session, row, RUNNING, ORCHESTRATOR, f"{kind} run started")
         session.commit()
+
+
+def _take_over(session: Session, row: RequestRow, runs: FlowRuns) -> None:
+    holder = row.flow_run_id
+    state, evidence = holder_state(row, runs)
+    if state == "suspended":
+        raise RequestError(f"request {row.id}: flow run {holder} waits for approval of its plan; decide it (hkt-dsr approve or reject {row.id}) and it goes on")
+    if state == "alive":
+        raise RequestError(f"request {row.id} is already being fulfilled by flow run {holder} ({evidence}); let it end")
+    if state == "unknown":
+        raise RequestError(f"request {row.id}: flow run {holder} may still be running ({evidence}); if you know it is not, "
+                           f"run `hkt-dsr request recover {row.id} --by NAME`")
+    if state == "dead":
+        runs.mark_crashed(holder, f"found dead: {evidence}")  # type: ignore[arg-type]
+        set_status(session, row, row.status, ORCHESTRATOR, f"flow run {holder} found dead ({evidence}): marked crashed and taken over")
+
+
+def release_dead_run(rt: Runtime, request_id: str, runs: FlowRuns) -> str | None:
+    """If the run holding the request is dead, mark it crashed and release the request (the next
+    run takes it; recorded decisions stand); the evidence, or None when it is not dead."""
+    with rt.sessions() as session:
+        row = get_request(session, request_id)
+        state, evidence = holder_state(row, runs)
+        if state != "dead":
+            return None
+        runs.mark_crashed(row.flow_run_id, f"found dead: {evidence}")  # type: ignore[arg-type]
+        set_status(session, row, row.status, ORCHESTRATOR, f"flow run {row.flow_run_id} found dead ({evidence}): marked crashed and released")
+        row.flow_run_id = None
+        session.commit()
+        return evidence
+
+
+def recover(rt: Runtime, request_id: str, by: str, runs: FlowRuns) -> str:
+    """A person releases a request whose run cannot be judged dead automatically (its machine is
+    gone, say): recorded with who. Refused while the run's process is seen alive."""
+    try:
+        actor = staff_actor(rt.estate.staff, by, "intake")
+    except StaffError as exc:
+        raise RequestError(f"--by: {exc}") from None
+    with rt.sessions() as session:
+        row = get_request(session, request_id)
+        holder = row.flow_run_id
+        if holder is None or row.status in CLOSED:
+            raise RequestError(f"request {request_id} has no run to recover ({row.status})")
+        state, evidence = holder_state(row, runs)
+        if state == "alive":
+            raise RequestError(f"request {request_id}: flow run {holder} is alive ({evidence}); stop it before recovering the request")
+        if state in ("unknown", "dead", "suspended"):
+            runs.mark_crashed(holder, f"released by {actor} (hkt-dsr request recover)")
+        set_status(session, row, row.status, actor, f"flow run {holder} released by {actor} (recover; it was {state}{f': {evidence}' if evidence else ''})")
+        row.flow_run_id = None
+        session.commit()
+    return f"request {request_id}: flow run {holder} released; `hkt-dsr run {request_id}` goes on from where it stopped"
 
 
 def proceed(rt: Runtime, request_id: str, note: str) -> None:
@@ -112,4 +195,5 @@ def record_done(rt: Runtime, request_id: str, step: str, system: str, collection
             session.commit()
 
 
-__all__ = ["ErasureVerificationError", "WithheldError", "begin", "fail", "failure_reason", "finish", "proceed", "record_done", "withheld"]
+__all__ = ["ErasureVerificationError", "FlowRuns", "WithheldError", "begin", "fail", "failure_reason", "finish", "holder_state", "proceed",
+           "record_done", "recover", "release_dead_run", "withheld"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Literal, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -12,11 +12,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
+from prefect.states import Crashed
 
 import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr import fulfilment
 from dsr.discovery import Discovery
 from dsr.erasure import discover_now
+from dsr.liveness import Heartbeat
 from dsr.runtime import runtime_for
 
 #: Personal data must never be persisted as a task result, and every run must do its work:
@@ -62,16 +64,31 @@ def discover_subject(config_dir: str, request_id: str) -> Discovery:
 
 
 def begin_run(config_dir: str, request_id: str, kind: str) -> None:
-    """Start the request in this flow run; refused while another run of it is still alive."""
+    """Start the request in this flow run (refused while another run of it is still alive; a dead
+    one is taken over) and beat its heartbeat for as long as this process holds it."""
     context = FlowRunContext.get()
     assert context is not None and context.flow_run is not None, "begin_run runs inside a flow"
-    fulfilment.begin(runtime_for(config_dir), request_id, kind, str(context.flow_run.id), _run_is_active)
+    rt = runtime_for(config_dir)
+    fulfilment.begin(rt, request_id, kind, str(context.flow_run.id), PrefectRuns())
+    Heartbeat(rt.sessions, request_id, str(context.flow_run.id)).start()
 
 
-def _run_is_active(flow_run_id: str) -> bool:
-    with get_client(sync_client=True) as client:
-        try:
-            state = client.read_flow_run(UUID(flow_run_id)).state
-        except ObjectNotFound:
-            return False
-    return state is not None and not state.is_final()
+class PrefectRuns:
+    """fulfilment.FlowRuns, answered by the Prefect API."""
+
+    def state_of(self, flow_run_id: str) -> Literal["active", "suspended", "ended"]:
+        with get_client(sync_client=True) as client:
+            try:
+                state = client.read_flow_run(UUID(flow_run_id)).state
+            except ObjectNotFound:
+                return "ended"
+        if state is None or state.is_final():
+            return "ended"
+        return "suspended" if state.name == "Suspended" else "active"
+
+    def mark_crashed(self, flow_run_id: str, message: str) -> None:
+        with get_client(sync_client=True) as client:
+            try:
+                client.set_flow_run_state(UUID(flow_run_id), Crashed(message=message), force=True)
+            except ObjectNotFound:
+                pass

@@ -67,6 +67,12 @@ class RequestRow(Base):
     plan: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the Prefect run that waits for approval
     approval_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The process that holds flow_run_id, and its last sign of life (dsr.liveness): a run killed
+    # with -9 leaves Prefect saying Running forever; these tell a dead run from a live one.
+    run_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    run_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    run_process_start: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     events: Mapped[list[StatusEvent]] = relationship(order_by="StatusEvent.id", cascade="all, delete-orphan")
     actions: Mapped[list[ActionRow]] = relationship(order_by="ActionRow.id", cascade="all, delete-orphan")
