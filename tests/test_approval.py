@@ -162,7 +162,8 @@ def test_a_hold_placed_while_the_plan_waits_makes_a_new_plan_that_needs_its_own_
     assert demo.rows("marketing", "select * from mailing_list where lower(email) = :e order by id", e=DEMO_EMAIL) == subscribed
     assert demo.rows("crm", "select count(*) from customers where customer_no = :no", no=DEMO_NO) == [(0,)]
     with demo.rt.sessions() as session:
-        assert [(d.verdict, d.plan_digest) for d in decisions(session, request_id)] == [("approved", first.digest), ("approved", second.digest)]
+        assert [(d.verdict, d.plan_digest) for d in decisions(session, request_id)] == [
+                ("approved", first.digest), ("superseded", first.digest), ("approved", second.digest)]  # the first approval was spent
     assert {r["plan_digest"] for r in demo.check_receipts(request_id)} == {second.digest}
 
 
