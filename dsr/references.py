@@ -45,6 +45,10 @@ class Pointer:
     ownership: Ownership | None = None
 
     @property
+    def composite(self) -> bool:
+        return len(self.fields) > 1
+
+    @property
     def label(self) -> str:
         return f"{self.system}.{self.collection}.{','.join(self.fields)}"
 
