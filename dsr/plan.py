@@ -310,9 +310,9 @@ def pointer_steps(
             continue
         if not pointer.nullable:
             if n or (kept and child in record_action):
-                why = f"is kept ({record_action[child]})" if kept and child in record_action else f"has {n} row(s) outside this plan that"
-                raise PlanError(f"{pointer.system}.{pointer.collection} {why} but its NOT NULL foreign key {pointer.constraint_label} ({columns}) "
-                                f"points at {target}, which the policy deletes")
+                whose = f"is kept ({record_action[child]})" if kept and child in record_action else f"has {n} row(s) this plan does not delete"
+                raise PlanError(f"{pointer.system}.{pointer.collection} {whose}, but its NOT NULL foreign key {pointer.constraint_label} ({columns}) "
+                                f"points at {target} rows the policy deletes")
             continue
         if pointer.composite and (n or (kept and child in record_action)):
             raise PlanError(f"{pointer.system}.{pointer.collection} may point at deleted {target} rows through the composite foreign key "
