@@ -134,6 +134,17 @@ def test_a_staff_members_request_exports_and_erases_no_customer(tmp_path, sql_ur
     assert shop.rows(sql_url, "select id, billing_name from invoices order by id") == [(100, "Mika Tanaka"), (101, "Mika Tanaka"), (102, "Ken Mori"), (103, "Sota Abe")]
 
 
+def test_a_staff_member_whose_customers_cannot_lose_their_rep_is_refused_before_any_change(tmp_path, sql_url):
+    graph.load(sql_url, rep_required=True)
+    rt = graph.open_estate(tmp_path, {"retail": sql_url})
+    request_id = graph.request(rt, "erase", HANA)
+    fulfilment.begin(rt, request_id, "erase")
+    with pytest.raises(PlanError, match=r"retail\.customers has 3 row\(s\) this plan does not delete, but its NOT NULL foreign key fk_customer_rep"):
+        make_plan(rt, request_id, discover_now(rt, request_id))
+    assert shop.rows(sql_url, "select id from staff order by id") == [(1,), (2,)]
+    assert shop.rows(sql_url, "select count(*) from customers where support_rep_id = 1") == [(3,)]
+
+
 # ------------------------------------------------------------------ tables no dataset declares
 
 
@@ -312,3 +323,18 @@ def test_pseudonyms_are_keyed_per_system_collection_and_field(tmp_path, sqlite_u
     others = {keys.pseudonym(*where, "Mika Tanaka") for where in (("billing", "invoices", "shipping_name"), ("billing", "orders", "billing_name"), ("crm", "invoices", "billing_name"))}
     assert one not in others and len(others) == 3
     assert keys.pseudonym("billing", "invoices", "billing_name", "Ken Mori") != one
+
+
+def test_a_row_found_both_as_pointed_at_and_pointing_back_counts_as_found_directly(tmp_path, sqlite_url):
+    """The shop's address points back at its customer (addresses.customer_id) and the customer at it
+    (owns_target): found directly, it is the subject's without a sharing question, and no other
+    customer at that address is pulled in."""
+    shop.load_main(sqlite_url)
+    _execute(sqlite_url, "update customers set primary_address_id = 10 where id = 3")  # the namesake moves in with her
+    config = shop.write_config(tmp_path, {"main": sqlite_url, "side": sqlite_url}, [shop.MAIN_DATASET, {**shop.SIDE_DATASET, "collections": {}}])
+    rt = Runtime.open(config, create_keys=True)
+    request_id = graph.request(rt, "access", shop.SUBJECT["email"])
+    found = discover_now(rt, request_id)
+    assert found.keys("main", "addresses") == [(10,)] and found.via_parent("main", "addresses") == []
+    assert found.keys("main", "customers") == [(1,)]
+
