@@ -9,11 +9,12 @@ import datetime as dt
 import json
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 
 from connectors.base import ConnectorError
 from dsr import fulfilment
-from dsr.config import RuleConfig
+from dsr.config import ConfigError, ReferenceConfig, RuleConfig, load_estate
 from dsr.control.models import ActionRow, LedgerEntry
 from dsr.erasure import discover_now, execute_system, make_plan, record_targets
 from dsr.plan import ErasurePlan, PlanError
@@ -338,3 +339,22 @@ def test_a_row_found_both_as_pointed_at_and_pointing_back_counts_as_found_direct
     assert found.keys("main", "addresses") == [(10,)] and found.via_parent("main", "addresses") == []
     assert found.keys("main", "customers") == [(1,)]
 
+
+
+def test_reference_directions_and_their_older_spelling():
+    assert [ReferenceConfig(field="f", to="t.id", **given).ownership for given in ({}, {"owned": True}, {"owned": False}, {"ownership": "owns_target"})] == [
+        "dependent", "dependent", "link", "owns_target"]
+    with pytest.raises(ValidationError, match="either ownership or its older spelling owned"):
+        ReferenceConfig(field="f", to="t.id", owned=True, ownership="owns_target")
+    with pytest.raises(ValidationError, match="ownership"):
+        ReferenceConfig(field="f", to="t.id", ownership="parent")
+
+
+def test_retention_from_must_name_a_declared_field(tmp_path):
+    data = graph.dataset()
+    data["collections"]["invoices"]["retention_from"] = "issued_at"
+    config = shop.write_config(tmp_path, {"retail": "sqlite:///unused.db"}, [data], graph.POLICY)
+    with pytest.raises(ConfigError) as failure:
+        load_estate(config)
+    (problem,) = failure.value.problems
+    assert (problem.file, problem.path) == ("datasets/retail.yaml", "collections.invoices.retention_from") and "issued_at" in problem.message
