@@ -467,6 +467,7 @@ def load_estate(root: Path | str) -> Estate:
 
     for system, dataset in datasets.items():
         problems.extend(_check_dataset(dataset_docs[system], dataset, datasets))
+        problems.extend(_ambiguous_ownership(dataset_docs[system], dataset))
     if policy is not None and policy_doc is not None:
         problems.extend(_check_policy(policy_doc, policy, datasets))
 
@@ -523,6 +524,25 @@ def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, D
                 problems.append(doc.problem(rloc + ("to",), f"system {tsys!r} has no collection {tcoll!r}"))
             elif tfield not in target_ds.collections[tcoll].fields:
                 problems.append(doc.problem(rloc + ("to",), f"collection {tsys}.{tcoll} has no field {tfield!r}"))
+    return problems
+
+
+def _ambiguous_ownership(doc: _Document, dataset: DatasetConfig) -> list[ConfigProblem]:
+    """`owned: true` on a collection of people (one with strong identity fields) is read as
+    `dependent`, but is easily meant the other way (`{field: address_id, to: addresses.id, owned:
+    true}` on customers: "the customer owns its address"). Said as `dependent` it pulls in every
+    other customer at the subject's address; a warning asks for the direction by name."""
+    problems = []
+    raw = doc.data.get("collections") if isinstance(doc.data, dict) else None
+    for cname, coll in dataset.collections.items():
+        if not any(f.identity is not None and f.identity.is_strong for f in coll.fields.values()):
+            continue
+        raw_refs = (raw.get(cname) or {}).get("references") if isinstance(raw, dict) and isinstance(raw.get(cname), dict) else None
+        for i, ref in enumerate(raw_refs or []):
+            if isinstance(ref, dict) and ref.get("owned") is True:
+                problems.append(doc.problem(("collections", cname, "references", i, "owned"),
+                                            f"owned: true means {cname} rows belong to whoever owns the {ref.get('to')} row they point at (ownership: dependent); "
+                                            f"if each {cname} row owns what it points at (its address), write ownership: owns_target; say which", "warning"))
     return problems
 
 

@@ -257,6 +257,24 @@ def test_rows_living_only_in_inheritance_children_are_found_and_erased_through_t
     assert shop.rows(postgres_url, "select id from addresses order by id") == [(11,), (12,)]
 
 
+def test_an_undeclared_partitioned_table_is_one_table_and_refuses_the_plan(tmp_path, postgres_url):
+    rt = _estate(tmp_path, postgres_url)
+    _execute(postgres_url,
+             "create table visits (id integer, at date, customer_id integer not null constraint fk_visit_customer references customers (id), "
+             "primary key (id, at)) partition by range (at)",
+             "create table visits_2025 partition of visits for values from ('2025-01-01') to ('2026-01-01')",
+             "create table visits_2026 partition of visits for values from ('2026-01-01') to ('2027-01-01')",
+             "insert into visits values (1, '2026-03-01', 5), (2, '2025-03-01', 2)")
+    assert [(fk.collection, fk.name) for fk in rt.connector("retail").foreign_keys() if fk.parent == "customers"] == [
+        ("invoices", "fk_invoice_customer"), ("visits", "fk_visit_customer")]
+
+    request_id = graph.request(rt, "erase", MIKA)
+    fulfilment.begin(rt, request_id, "erase")
+    with pytest.raises(PlanError, match=r"retail\.visits is in no dataset, but 1 of its row\(s\).*fk_visit_customer"):
+        make_plan(rt, request_id, discover_now(rt, request_id))
+    _untouched(postgres_url)
+
+
 def test_views_are_ignored(tmp_path, sql_url):
     rt = _estate(tmp_path, sql_url)
     _execute(sql_url, "create view customer_directory as select c.id, c.email, a.street from customers c left join addresses a on a.id = c.address_id")
@@ -358,3 +376,14 @@ def test_retention_from_must_name_a_declared_field(tmp_path):
         load_estate(config)
     (problem,) = failure.value.problems
     assert (problem.file, problem.path) == ("datasets/retail.yaml", "collections.invoices.retention_from") and "issued_at" in problem.message
+
+
+def test_owned_true_on_a_collection_of_people_asks_for_the_direction(tmp_path):
+    """The issue's literal `{field: address_id, to: addresses.id, owned: true}` on customers reads both ways."""
+    data = graph.dataset()
+    data["collections"]["customers"]["references"][0] = {"field": "address_id", "to": "addresses.id", "owned": True}
+    data["collections"]["invoices"]["references"][0]["owned"] = True  # invoices hold no identity of their own: unambiguous
+    estate = load_estate(shop.write_config(tmp_path, {"retail": "sqlite:///unused.db"}, [data], graph.POLICY))
+    (warning,) = estate.warnings
+    assert (warning.path, warning.severity) == ("collections.customers.references.0.owned", "warning") and "ownership: owns_target" in warning.message
+    assert estate.collection("retail", "customers").references[0].ownership == "dependent"
