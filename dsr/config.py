@@ -138,7 +138,9 @@ class ReferenceConfig(_Model):
     - `owns_target`: the row pointed at belongs to whoever owns the pointing row. On `customers`,
       `{field: address_id, to: addresses.id, ownership: owns_target}`: the subject's customer row
       makes its address the subject's. Such a row may be shared (a store at the same address), so
-      it is exported, but erased only when nothing else, declared or not, still points at it.
+      it is exported, but erased only when nothing else, declared or not, still points at it. Rows
+      of a collection that names people (strong identity fields: a staff table) are never taken
+      this way: such a row belongs to whom it names, and the subject's own is found by identity.
     - `link`: the pointing rows are somebody else's that merely point at the subject (a customer the
       subject referred; customers pointing at a staff member who is the subject): never the
       subject's data, never exported; erasure clears the pointer only.
@@ -208,6 +210,12 @@ class CollectionConfig(_Model):
     def scanned(self) -> bool:
         """Whether the subject is looked for inside this collection's text (objects, free-text fields)."""
         return self.objects is not None or bool(self.free_text_fields)
+
+    @property
+    def names_people(self) -> bool:
+        """Whether its rows carry strong identifiers (email, phone, customer number): they seed
+        discovery, and a row of it belongs to whom it names."""
+        return any(f.identity is not None and f.identity.is_strong for f in self.fields.values())
 
 
 class DatasetConfig(_Model):
@@ -535,7 +543,7 @@ def _ambiguous_ownership(doc: _Document, dataset: DatasetConfig) -> list[ConfigP
     problems = []
     raw = doc.data.get("collections") if isinstance(doc.data, dict) else None
     for cname, coll in dataset.collections.items():
-        if not any(f.identity is not None and f.identity.is_strong for f in coll.fields.values()):
+        if not coll.names_people:
             continue
         raw_refs = (raw.get(cname) or {}).get("references") if isinstance(raw, dict) and isinstance(raw.get(cname), dict) else None
         for i, ref in enumerate(raw_refs or []):

@@ -135,6 +135,20 @@ def test_a_staff_members_request_exports_and_erases_no_customer(tmp_path, sql_ur
     assert shop.rows(sql_url, "select id, billing_name from invoices order by id") == [(100, "Mika Tanaka"), (101, "Mika Tanaka"), (102, "Ken Mori"), (103, "Sota Abe")]
 
 
+def test_a_staff_row_is_never_taken_as_what_a_customer_owns(tmp_path, sqlite_url):
+    """Even a dataset that says her rep is what a customer owns (owns_target into a collection that
+    names people) does not make a staff member's record the customer's."""
+    graph.load(sqlite_url)
+    data = graph.dataset()
+    data["collections"]["customers"]["references"][1]["ownership"] = "owns_target"
+    rt = graph.open_estate(tmp_path, {"retail": sqlite_url}, [data])
+    assert "retail.staff" not in graph.access(rt, graph.request(rt, "access", MIKA))
+    request_id = graph.request(rt, "erase", MIKA)
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
+    assert not [s for s in _plan_of(rt, request_id).steps if s.collection == "staff"]
+    assert shop.rows(sqlite_url, "select id, name from staff order by id") == [(1, "Hana Sato"), (2, "Jiro Ito")]
+
+
 def test_a_staff_member_whose_customers_cannot_lose_their_rep_is_refused_before_any_change(tmp_path, sql_url):
     graph.load(sql_url, rep_required=True)
     rt = graph.open_estate(tmp_path, {"retail": sql_url})
