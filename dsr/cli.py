@@ -535,28 +535,38 @@ def datasets_suggest(system: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
 
 @receipts_app.command("verify")
 def receipts_verify(
-    directory: Annotated[Path, typer.Argument(help="A directory of receipts (searched recursively).")],
+    directory: Annotated[Path, typer.Argument(help="A directory of receipts (searched recursively), e.g. a request's folder.")],
     keys: Annotated[Path, typer.Option("--keys", help="The pinned keyring (keyring.json).")],
 ) -> None:
-    """Check every receipt's canonical form, signature, and key validity window against a pinned keyring."""
+    """Check every receipt's canonical form, signature and key window against a pinned keyring, each
+    certificate's inclusion proof, and that every receipt a certificate lists is in the folder."""
+    from receipts.audit import verify_receipts
     from receipts.note import Keyring, NoteError
-    from receipts.receipt import check
 
     try:
         keyring = Keyring.from_json(keys.read_bytes())
     except (OSError, NoteError) as exc:
         raise _fail(f"--keys {keys}: {exc}") from None
-    files = sorted(p for p in directory.rglob("*.json") if p.name not in ("keyring.json", "certificate.json"))
+    files = sorted(p for p in directory.rglob("*.json") if p.name != "keyring.json")
     if not files:
         raise _fail(f"no receipts in {directory}")
-    failed = 0
-    for path in files:
-        verdict = check(str(path.relative_to(directory)), path.read_bytes(), keyring)
-        failed += not verdict.ok
-        console.print(f"{'[green]PASS[/]' if verdict.ok else '[red]FAIL[/]'} {verdict.name} {verdict.problem}", highlight=False)
-    console.print(f"{len(files) - failed} passed, {failed} failed")
+    checks = verify_receipts(files, keyring, complete=True)
+    for check in checks:
+        name = check.name.removeprefix(f"{directory}/")
+        console.print(f"{'[green]PASS[/]' if check.ok else '[red]FAIL[/]'} {escape(name)} {escape(check.detail)}", highlight=False)
+    failed = sum(not c.ok for c in checks)
+    console.print(f"{len(checks) - failed} passed, {failed} failed")
     if failed:
         raise typer.Exit(1)
+
+
+@receipts_app.command("publish")
+def receipts_publish(request_id: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
+    """Write the request's receipt files from the ledger: whatever the folder lacks (idempotent)."""
+    from dsr.sealing import publish
+
+    written = publish(_runtime(config), request_id)
+    console.print(f"{request_id}: {written} file(s) written from the ledger", highlight=False)
 
 
 @ledger_app.command("export")

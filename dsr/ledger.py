@@ -7,12 +7,11 @@ offline with `hkt-dsr-verify`. Rows are only ever inserted (the database refuses
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -77,13 +76,27 @@ def inclusion(session: Session, index: int, size: int) -> list[str]:
     return [h.hex() for h in tree(session).inclusion_proof(index, size)]
 
 
+def certificate_proof(session: Session, request_id: str) -> dict[str, Any] | None:
+    """The request's latest certificate as an auditor checks it: its index in the log, the signed
+    checkpoint made right after it, and the inclusion proof against that checkpoint; None before
+    the request is certified. Derived from the ledger alone: nothing to lose on the way to a file."""
+    index = session.scalar(select(func.max(LedgerEntry.index)).where(LedgerEntry.request_id == request_id, LedgerEntry.kind == "certificate"))
+    if index is None:
+        return None
+    checkpoint = session.scalars(select(CheckpointRow).where(CheckpointRow.size > index).order_by(CheckpointRow.id).limit(1)).first()
+    if checkpoint is None:  # pragma: no cover - a certificate is committed together with its checkpoint
+        return None
+    return {"index": int(index), "proof": inclusion(session, int(index), checkpoint.size), "checkpoint": checkpoint.note.decode()}
+
+
 def export_bundle(rt: Runtime, directory: Path) -> Bundle:
     """Everything an auditor replays: entries, every checkpoint, certificates' proofs, the keyring."""
     with rt.sessions() as session:
         entries = list(session.scalars(select(LedgerEntry.document).order_by(LedgerEntry.index)))
         # One file per signed checkpoint, never overwritten: two of one size would be evidence of a fork.
         checkpoints = {f"{row.size}-{row.id}.note": row.note for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))}
-    certificates = {path.parent.name: json.loads(path.read_text()) for path in sorted(rt.receipts_dir.glob("*/certificate.json"))}
+        requests = session.scalars(select(LedgerEntry.request_id).where(LedgerEntry.kind == "certificate").distinct())
+        certificates = {request_id: proof for request_id in sorted(requests) if (proof := certificate_proof(session, request_id)) is not None}
     bundle = Bundle(entries, checkpoints, rt.keys.keyring, certificates)
     write_bundle(directory, bundle)
     return bundle

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -100,19 +101,39 @@ def action_body(rt: Runtime, request: RequestRow, action: ActionRow, outcome: Ou
     }
 
 
-def _publish(rt: Runtime, request_id: str, receipt_id: str, document: bytes) -> None:
+def publish(rt: Runtime, request_id: str) -> int:
+    """Write the request's receipts as the ledger holds them: every receipt file the folder lacks (or
+    holds differently), the certificate's inclusion proof, a copy of the keyring. Idempotent, and
+    derived from the ledger alone, so a run killed between the ledger's commit and these files, or
+    a folder that lost some, is made whole by any later seal or by `hkt-dsr receipts publish`.
+    Returns how many files were (re)written."""
     directory = rt.receipts_dir / request_id
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{receipt_id}.json").write_bytes(document)
+    with rt.sessions() as session:
+        entries = list(session.scalars(select(LedgerEntry).where(LedgerEntry.request_id == request_id).order_by(LedgerEntry.index)))
+        proof = ledger.certificate_proof(session, request_id)
+    files = {f"{e.receipt_id}.json": e.document for e in entries}
+    if proof is not None:
+        files["certificate.json"] = (json.dumps(proof, indent=2) + "\n").encode()
+    written = sum(_write_if_changed(directory / name, data) for name, data in files.items())
+    _write_if_changed(rt.receipts_dir / "keyring.json", rt.keys.keyring.to_json())  # a copy; auditors pin their own
+    return written
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)  # whole or not at all: a reader never sees half a receipt
+    return True
 
 
 def seal_request(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> list[str]:
     """Receipt every finished action not yet receipted (a rerun never signs twice), then the certificate."""
     sealed = ledger.write(rt, lambda session: _seal_actions(rt, session, request_id, outcomes))
-    for receipt_id, document in sealed:  # published once in the ledger, never for a rolled-back attempt
-        _publish(rt, request_id, receipt_id, document)
     certify(rt, request_id, outcomes, outcome_text)
-    (rt.receipts_dir / "keyring.json").write_bytes(rt.keys.keyring.to_json())  # a copy; auditors pin their own
+    publish(rt, request_id)  # files only for what the ledger committed, never for a rolled-back attempt
     return [receipt_id for receipt_id, _ in sealed]
 
 
@@ -122,8 +143,7 @@ def seal_failed_attempts(rt: Runtime, request_id: str, system: str) -> list[str]
     receipts its own attempt, numbered on)."""
     outcome = Outcome("failed: the store refused; every change to this system was rolled back")
     sealed = ledger.write(rt, lambda session: _seal_actions(rt, session, request_id, {}, only=(system, "failed"), default=outcome))
-    for receipt_id, document in sealed:
-        _publish(rt, request_id, receipt_id, document)
+    publish(rt, request_id)
     return [receipt_id for receipt_id, _ in sealed]
 
 
@@ -146,15 +166,18 @@ def _seal_actions(rt: Runtime, session: Session, request_id: str, outcomes: dict
     return appended
 
 
-def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> dict[str, Any]:
+def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> dict[str, Any] | None:
     """The request's certificate: its action receipts by leaf hash, the verification result and the
-    outcome; appended to the ledger, then a signed checkpoint and the certificate's inclusion proof."""
+    outcome; appended to the ledger with a signed checkpoint. One per set of action receipts: a rerun
+    that receipted nothing new (killed after the certificate, say) issues no second one. Returns the
+    certificate's inclusion proof."""
 
-    def append_certificate(session: Session) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    def append_certificate(session: Session) -> None:
         request = get_request(session, request_id)
-        leaves = list(session.scalars(
-            select(LedgerEntry.leaf_hash).where(LedgerEntry.request_id == request_id, LedgerEntry.kind == "action").order_by(LedgerEntry.index)
-        ))
+        entries = list(session.scalars(select(LedgerEntry).where(LedgerEntry.request_id == request_id).order_by(LedgerEntry.index)))
+        if entries and entries[-1].kind == "certificate":
+            return  # the last certificate already lists every action receipt of the request
+        leaves = [e.leaf_hash for e in entries if e.kind == "action"]
         failed = sum(1 for o in outcomes.values() if o.post_check.startswith("failed"))
         decision = decision_for(session, request_id, digest_of_plan(request))
         body = {
@@ -166,12 +189,9 @@ def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_
             "approval": None if decision is None else {"by": decision.actor, "at": decision.at.isoformat(), "plan_digest": decision.plan_digest},
         }
         document = seal(rt.keys.signing_key, rt.keys.key_name, body)
-        index = ledger.append(session, request_id, body["receipt_id"], "certificate", "certificate", document)
-        checkpoint, note = ledger.sign_checkpoint(rt, session)
-        proof = ledger.inclusion(session, index, checkpoint.size)
-        return body, document, {"index": index, "proof": proof, "checkpoint": note.decode()}
+        ledger.append(session, request_id, body["receipt_id"], "certificate", "certificate", document)
+        ledger.sign_checkpoint(rt, session)
 
-    body, document, certificate = ledger.write(rt, append_certificate)
-    _publish(rt, request_id, body["receipt_id"], document)
-    (rt.receipts_dir / request_id / "certificate.json").write_text(json.dumps(certificate, indent=2) + "\n")
-    return certificate
+    ledger.write(rt, append_certificate)
+    with rt.sessions() as session:
+        return ledger.certificate_proof(session, request_id)

@@ -228,8 +228,11 @@ def _is_proof_file(doc: Any) -> bool:
     return isinstance(doc, dict) and {"index", "proof", "checkpoint"} <= set(doc) and "receipt" not in doc
 
 
-def verify_receipts(files: Sequence[Path], keyring: Keyring, origin: str | None = None) -> list[Check]:
+def verify_receipts(files: Sequence[Path], keyring: Keyring, origin: str | None = None, complete: bool = False) -> list[Check]:
     """Check receipt files one by one (signature, a pinned key valid at issue time, schema, origin).
+
+    `complete`: the files are a request's whole folder, so every receipt a certificate among them
+    lists must be among them too (a folder that lost receipts must not pass).
 
     Certificate proof files (certificates/<request>.json: index, proof, checkpoint) may be given too,
     together with the certificate receipt they prove: the checkpoint note is verified and the
@@ -279,6 +282,18 @@ def verify_receipts(files: Sequence[Path], keyring: Keyring, origin: str | None 
             checks.append(_pass(f"{name}:listed", f"listed by the certificate of request {request}"))
         else:
             checks.append(_fail(f"{name}:listed", f"not listed by the certificate of request {request} given with it (issued after it, or edited)"))
+    if complete:
+        present = {leaf_hash(data).hex() for _, data, _ in receipts}
+        certified = {_request_id(b) for _, _, b in certificates}
+        for request in sorted({_request_id(b) or "" for _, _, b in receipts} - certified):
+            checks.append(_fail(f"{request}:complete", f"no certificate of request {request} among the files: its receipts cannot be known complete"))
+        for name, _, body in certificates:
+            missing = [leaf for leaf in body.get("receipts") or [] if leaf not in present]
+            if missing:
+                checks.append(_fail(f"{name}:complete", f"{len(missing)} of the {len(body.get('receipts') or [])} receipts this certificate lists "
+                                                        f"are missing (leaf {missing[0][:16]}...)"))
+            else:
+                checks.append(_pass(f"{name}:complete", f"all {len(body.get('receipts') or [])} receipts it lists are present"))
     if not files:
         checks.append(_fail("receipts", "no files given"))
     return checks

@@ -417,6 +417,18 @@ def test_verify_receipts_and_certificate_file(ledger: Ledger, tmp_path: Path) ->
     assert has(verify_receipts([tmp_path / "missing.json"], KEYRING), "cannot read the file")
 
 
+def test_a_folder_missing_a_receipt_its_certificate_lists_fails_when_complete(ledger: Ledger, tmp_path: Path) -> None:
+    """A run killed between the ledger's commit and the files left 1 of 20 on disk, and the folder
+    passed: checked as a whole folder, every receipt its certificate lists must be there."""
+    files = []
+    for i in range(4):
+        (path := tmp_path / f"{i}.json").write_bytes(ledger.entries[i])
+        files.append(path)
+    assert fails(verify_receipts(files, KEYRING, ORIGIN, complete=True)) == []
+    assert has(verify_receipts([files[0], files[2], files[3]], KEYRING, ORIGIN, complete=True), "1 of the 3 receipts this certificate lists are missing")
+    assert fails(verify_receipts([files[0], files[2], files[3]], KEYRING, ORIGIN)) == []  # single receipts may be checked alone
+
+
 def test_verify_checkpoint(ledger: Ledger) -> None:
     checkpoint, checks = verify_checkpoint(ledger.checkpoints["8.note"], KEYRING)
     assert checkpoint == Checkpoint(ORIGIN, 8, ledger.tree.root(8)) and fails(checks) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 import re
@@ -19,9 +18,10 @@ from typer.testing import CliRunner, Result
 from dsr.cli import app
 from dsr.config import load_estate
 from receipts.note import Keyring, KeyWindow
-from receipts.receipt import SCHEMA, seal
+from receipts.receipt import seal
 from receipts.signing import generate_key
 from tests import shop
+from tests.test_audit import Request, action_body
 
 VENV_BIN = Path(sys.executable).parent
 REQUEST_ID = re.compile(r"^DSR-\d{8}-[0-9A-F]{8}$")
@@ -390,9 +390,8 @@ def receipts(tmp_path: Path) -> tuple[Path, Path]:
     directory = tmp_path / "receipts"
     (directory / "2026").mkdir(parents=True)
     for n, where in ((1, directory), (2, directory), (3, directory / "2026")):
-        body = {"schema": SCHEMA, "kind": "action", "receipt_id": f"r{n}", "issued_at": "2026-11-29T00:00:00+00:00",
-                "origin": "test", "request": {"id": f"DSR-20261129-0000000{n}", "kind": "erase"}, "steps": [n]}
-        (where / f"r{n}.json").write_bytes(seal(key, "hkt-test", copy.deepcopy(body)))
+        request = Request(f"DSR-20261129-0000000{n}", (("email", f"r{n}@example.jp"),), dt.datetime(2026, 11, 29, tzinfo=dt.UTC), ("hkt-test", key), ())
+        (where / f"r{n}.json").write_bytes(seal(key, "hkt-test", action_body(request, n, "crm.customers.erase", "done", origin="test")))
     return directory, pinned
 
 
@@ -440,7 +439,7 @@ def test_receipts_verify_refuses_an_unpinned_signer(receipts: tuple[Path, Path],
     result = invoke("receipts", "verify", directory, "--keys", ring)
     assert result.exit_code == 1
     out = _flat(result.stdout)
-    assert "signed by unknown key" in out and "0 passed, 3 failed" in out
+    assert "which is not in the pinned keyring" in out and "0 passed, 3 failed" in out
 
 
 def test_receipts_verify_empty_directory_fails(tmp_path: Path, receipts: tuple[Path, Path]) -> None:
