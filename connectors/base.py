@@ -25,6 +25,11 @@ class ConnectorError(RuntimeError):
     """A store failed or refused; the message names the system and what was attempted, never data."""
 
 
+class CommitInDoubt(ConnectorError):
+    """COMMIT was sent and its reply never came (a network cut, a failover): the store may or may not
+    have committed. Never reported as rolled back; reading the targets again settles it."""
+
+
 @dataclass(frozen=True)
 class Match:
     """One record a lookup found: its key, the values of the fields the caller asked for, and why."""

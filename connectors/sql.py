@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from connectors import base
-from connectors.base import PSEUDONYM_PREFIX, AppliedStep, ApplyContext, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
+from connectors.base import PSEUDONYM_PREFIX, AppliedStep, ApplyContext, CommitInDoubt, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
 from dsr.config import DatasetConfig, FieldConfig, SystemConfig
 from dsr.subject import Identifier, IdentifierKind, digits_forms, spellings
 
@@ -44,6 +44,7 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages: erasure is physical
         cursor.close()
 
 
@@ -198,15 +199,24 @@ class SqlConnector:
     def apply(self, steps: Sequence[Step], context: ApplyContext) -> list[AppliedStep]:
         affected: list[AppliedStep] = []
         with self._connect("applying changes") as conn:
+            transaction = conn.begin()
             try:
-                with conn.begin():
-                    for step in steps:
-                        affected.append(AppliedStep(sum(self._apply_chunk(conn, step, chunk, context) for chunk in _chunks(step.keys))))
+                for step in steps:
+                    affected.append(AppliedStep(sum(self._apply_chunk(conn, step, chunk, context) for chunk in _chunks(step.keys))))
             except SQLAlchemyError as exc:
+                with suppress(SQLAlchemyError):  # a lost connection rolls back on the server by itself
+                    transaction.rollback()
                 current = steps[len(affected)] if len(affected) < len(steps) else steps[-1]
                 raise ConnectorError(
                     f"system {self.system!r}: {current.operation} on {current.collection} failed and every change "
                     f"to this system was rolled back: {_reason(exc)}"
+                ) from None
+            try:
+                transaction.commit()
+            except SQLAlchemyError as exc:
+                raise CommitInDoubt(
+                    f"system {self.system!r}: no reply to COMMIT ({_reason(exc)}); the changes may or may not have been committed. "
+                    "A rerun reads the recorded targets again and settles it"
                 ) from None
         return affected
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, ConnectorError, Key, Step
+from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, CommitInDoubt, ConnectorError, Key, Step
 from dsr.approval import supersede
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
@@ -258,6 +258,11 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
         context = ApplyContext(pseudonym=pseudonym, redact=rt.matcher(request_subject(rt, request_id)).redact, correct=_corrector(rt, request_id))
         try:
             applied = rt.connector(system).apply(connector_steps, context) if connector_steps else []
+        except CommitInDoubt:  # the steps stay intents: the rerun applies them again and counts what is gone
+            for step, _ in keyed:
+                existing[step.name].details = {**existing[step.name].details, "in_doubt": True}
+            session.commit()
+            raise
         except ConnectorError as exc:  # the whole transaction was rolled back: every step of it failed, and says so in a receipt
             for step, _ in keyed:
                 action = existing[step.name]
@@ -269,17 +274,35 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
             raise
         by_name = {s.name: result for (s, _), result in zip(mutating, applied, strict=True)}
 
-        for step, _keys in keyed:
+        for step, keys in keyed:
             action = existing[step.name]
             result = by_name.get(step.name)
             action.state = "failed" if result and result.refused else "done"
             done_now = result.affected if result else 0  # kept, retained, reviewed rows are not changed rows
+            if action.details.get("resumed") and step.operation in SETTLED_OPERATIONS:
+                # An earlier attempt may have committed without its bookkeeping (a crash, a lost reply
+                # to COMMIT): this attempt found nothing left to do. Count what is verifiably done.
+                done_now = max(done_now, _settled_count(rt, step, keys))
             action.affected_count = max(action.affected_count or 0, done_now)  # a resumed step keeps what it did before
             if result and result.refused:
                 action.details = {**action.details, "refused": list(result.refused)}
             action.finished_at = utcnow()
         session.commit()
         return {s.name: existing[s.name].affected_count or 0 for s in steps}
+
+
+SETTLED_OPERATIONS = ("delete_record", "unlink", "null_field", "mask", "pseudonymize", "withdraw_consent")
+
+
+def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key]) -> int:
+    """How many of the step's targets are now as the step leaves them (gone, or their fields cleared)."""
+    connector = rt.connector(step.system)
+    if step.operation == "delete_record":
+        return len(keys) - len(list(connector.read(step.collection, keys, rt.estate.collection(step.system, step.collection).primary_key)))
+    rows = list(connector.read(step.collection, keys, list(step.fields)))
+    if step.operation in ("unlink", "withdraw_consent"):
+        return sum(1 for row in rows if not any(row.get(f) for f in step.fields))
+    return sum(1 for row in rows if all(_erased(step.operation, row.get(f)) for f in step.fields))
 
 
 @dataclass(frozen=True)

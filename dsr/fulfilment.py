@@ -22,7 +22,7 @@ from dsr.staff import StaffError, staff_actor
 
 ORCHESTRATOR = "orchestrator"
 #: Our own errors: expected refusals and failures whose messages never hold personal data.
-SAFE_ERRORS = ("ApprovalError", "ConnectorError", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError",
+SAFE_ERRORS = ("ApprovalError", "ConnectorError", "CommitInDoubt", "RequestError", "PlanError", "ErasureVerificationError", "IdentifierError",
                "UnknownConnectorKind", "ConfigError", "StaffError", "WithheldError")
 
 
