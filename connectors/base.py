@@ -195,6 +195,12 @@ class Connector(Protocol):
         Stores without transactions: every step attempted, refusals reported per step."""
         ...
 
+    def purge_deleted(self, collections: Sequence[str]) -> str | None:
+        """After an erasure committed: make what it deleted or overwrote physically gone where the
+        store keeps old row versions (PostgreSQL: VACUUM). Says what was done, for the receipts;
+        None when the store keeps nothing to purge. Raises ConnectorError when it fails."""
+        ...
+
     def foreign_keys(self) -> list[ForeignKey]:
         """Every constraint the store enforces, between any of its tables, in a dataset or not (an
         undeclared table's key into a declared one can still refuse an erasure). Views are no tables;

@@ -325,6 +325,10 @@ class S3Connector:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(f"listing bucket {bucket}", exc) from None
 
+    def purge_deleted(self, collections: Sequence[str]) -> str | None:
+        """Nothing is left to purge: erasure deletes every version and delete marker itself."""
+        return None
+
     def close(self) -> None:
         self.client.close()
 

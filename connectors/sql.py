@@ -462,6 +462,25 @@ class SqlConnector:
         except Exception:  # a type the dialect cannot spell back (NullType): its class says enough
             return type(type_).__name__
 
+    def purge_deleted(self, collections: Sequence[str]) -> str | None:
+        """PostgreSQL keeps deleted and overwritten rows as dead tuples until VACUUM; a plain VACUUM
+        of the changed tables removes them (without locking out readers or writers). SQLite
+        overwrites deleted content itself (secure_delete, set on every connection); InnoDB's purge
+        threads remove old row versions on their own."""
+        if self.engine.dialect.name == "sqlite":
+            return "secure_delete: deleted content overwritten in the file"
+        if self.engine.dialect.name != "postgresql":
+            return None
+        tables = [self._table(name) for name in sorted(set(collections))]
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                preparer = self.engine.dialect.identifier_preparer
+                for table in tables:
+                    conn.exec_driver_sql(f"VACUUM {preparer.format_table(table)}")  # quoted by the dialect: a name is never SQL
+        except SQLAlchemyError as exc:
+            raise ConnectorError(f"system {self.system!r}: VACUUM after the erasure failed: {_reason(exc)}") from None
+        return f"VACUUM of {len(tables)} table(s): dead row versions pruned, their space reused by later writes"
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -81,6 +81,20 @@ class EstateSettings(_Model):
     # person before the request expires untouched, and how often a waiting run looks for the answer.
     approval_timeout_hours: float = Field(72.0, gt=0)
     approval_poll_seconds: int = Field(10, ge=1, le=300)
+    # Physical erasure: PostgreSQL keeps deleted rows as dead tuples until VACUUM, so an erasure
+    # vacuums the tables it changed (a plain VACUUM: no lock that blocks readers or writers).
+    vacuum_after_erasure: bool = True
+    # How long each system's backups keep what was erased ({crm: 35d}); a certificate states by
+    # when the last backup that still holds the customer's data expires.
+    backup_retention: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("backup_retention")
+    @classmethod
+    def _periods(cls, value: dict[str, str]) -> dict[str, str]:
+        for system, period in value.items():
+            if not _PERIOD.match(period):
+                raise ValueError(f"backup_retention of {system}: a period looks like 35d, 6m or 1y")
+        return value
 
 
 class SystemConfig(_Model):
@@ -253,15 +267,19 @@ class RuleConfig(_Model):
         return self
 
     def retained_until(self, start: dt.date) -> dt.date:
-        """The end of the retention period that starts on `start`: months and years keep the day of
-        the month, or take the month's last day when it has no such day (Feb 29 -> Feb 28)."""
-        amount, unit = _PERIOD.match(self.retention or "0d").groups()  # type: ignore[union-attr]
-        n = int(amount)
-        if unit == "d":
-            return start + dt.timedelta(days=n)
-        months = start.month - 1 + n * (12 if unit == "y" else 1)
-        year, month = start.year + months // 12, months % 12 + 1
-        return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+        return period_end(start, self.retention or "0d")
+
+
+def period_end(start: dt.date, period: str) -> dt.date:
+    """The end of a period ("90d", "18m", "7y") that starts on `start`: months and years keep the day
+    of the month, or take the month's last day when it has no such day (Feb 29 -> Feb 28)."""
+    amount, unit = _PERIOD.match(period).groups()  # type: ignore[union-attr]
+    n = int(amount)
+    if unit == "d":
+        return start + dt.timedelta(days=n)
+    months = start.month - 1 + n * (12 if unit == "y" else 1)
+    year, month = start.year + months // 12, months % 12 + 1
+    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 class AccessPolicy(_Model):
@@ -441,8 +459,8 @@ def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
         return doc if _read(doc, problems) else None
 
     settings = EstateSettings()
-    if doc := document("estate.yaml", required=False):
-        settings = _validate(EstateSettings, doc, _expand_env(doc, _plain(doc.data), (), problems), (), problems) or settings
+    if estate_doc := document("estate.yaml", required=False):
+        settings = _validate(EstateSettings, estate_doc, _expand_env(estate_doc, _plain(estate_doc.data), (), problems), (), problems) or settings
 
     systems: dict[str, SystemConfig] = {}
     systems_doc = document("systems.yaml")
@@ -491,6 +509,8 @@ def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
     if policy_doc:
         policy = _validate(PolicyConfig, policy_doc, _plain(policy_doc.data), (), problems)
 
+    for system in sorted(settings.backup_retention.keys() - systems.keys()) if systems and estate_doc else ():
+        problems.append(estate_doc.problem(("backup_retention", system), f"unknown system {system!r}; systems.yaml declares {sorted(systems)}"))  # type: ignore[union-attr]
     for system, dataset in datasets.items():
         problems.extend(_check_dataset(dataset_docs[system], dataset, datasets))
         problems.extend(_ambiguous_ownership(dataset_docs[system], dataset))

@@ -288,7 +288,24 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
                 action.details = {**action.details, "refused": list(result.refused)}
             action.finished_at = utcnow()
         session.commit()
+        _purge_physically(rt, session, system, [existing[s.name] for s, _ in mutating if existing[s.name].affected_count])
         return {s.name: existing[s.name].affected_count or 0 for s in steps}
+
+
+def _purge_physically(rt: Runtime, session: Session, system: str, changed: list[ActionRow]) -> None:
+    """Once the erasure committed: old row versions go too (PostgreSQL VACUUM), and each changed
+    step's receipt says what was done. A failed purge leaves the erasure standing and says so."""
+    if not changed or not rt.estate.settings.vacuum_after_erasure:
+        return
+    try:
+        note = rt.connector(system).purge_deleted(sorted({a.collection for a in changed}))
+    except ConnectorError as exc:
+        note = f"not purged: {exc}"
+    if note is None:
+        return
+    for action in changed:
+        action.details = {**action.details, "physical": note}
+    session.commit()
 
 
 SETTLED_OPERATIONS = ("delete_record", "unlink", "null_field", "mask", "pseudonymize", "withdraw_consent")

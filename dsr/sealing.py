@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dsr import ledger
 from dsr.approval import decision_for
+from dsr.config import period_end
 from dsr.control.models import ActionRow, LedgerEntry, RequestRow, utcnow
 from dsr.requests import get_request
 from dsr.runtime import Runtime
@@ -96,6 +97,7 @@ def action_body(rt: Runtime, request: RequestRow, action: ActionRow, outcome: Ou
             "evidence": outcome.evidence,
             "post_check": outcome.post_check,
             "refused": details.get("refused", []),
+            "physical": details.get("physical"),  # how the store made the change physical (VACUUM), if it had to
             **({"values": details["values"]} if "values" in details else {}),
         },
     }
@@ -166,6 +168,21 @@ def _seal_actions(rt: Runtime, session: Session, request_id: str, outcomes: dict
     return appended
 
 
+def _backups(rt: Runtime, session: Session, request: RequestRow) -> dict[str, Any] | None:
+    """By when the last backup still holding what this erasure or rectification changed expires, per
+    system, from estate.yaml's backup_retention (systems that declare none are named: no date can
+    be promised for them). None for requests that change nothing."""
+    if request.kind not in ("erase", "rectify"):
+        return None
+    changed = session.scalars(select(ActionRow.system).where(ActionRow.request_id == request.id, ActionRow.affected_count > 0).distinct())
+    systems = sorted(set(changed) & rt.estate.systems.keys())
+    retention = rt.estate.settings.backup_retention
+    today = utcnow().date()
+    expiry = {s: period_end(today, retention[s]).isoformat() for s in systems if s in retention}
+    undeclared = [s for s in systems if s not in retention]
+    return {"expire_by": max(expiry.values()) if expiry and not undeclared else None, "systems": expiry, "undeclared": undeclared}
+
+
 def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> dict[str, Any] | None:
     """The request's certificate: its action receipts by leaf hash, the verification result and the
     outcome; appended to the ledger with a signed checkpoint. One per set of action receipts: a rerun
@@ -187,6 +204,7 @@ def certify(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_
             "outcome": outcome_text,
             # four-eyes: who allowed the plan to run, when, and which plan (null: the kind needs none)
             "approval": None if decision is None else {"by": decision.actor, "at": decision.at.isoformat(), "plan_digest": decision.plan_digest},
+            "backups": _backups(rt, session, request),
         }
         document = seal(rt.keys.signing_key, rt.keys.key_name, body)
         ledger.append(session, request_id, body["receipt_id"], "certificate", "certificate", document)
