@@ -231,6 +231,7 @@ def _build(config_json: str) -> _ThresholdedAnalyzer:
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     from scanners.recognizers import RECOGNIZERS
+    from scanners.recognizers.context import ContextScoredRecognizer
 
     if not spacy.util.is_package(config.nlp.model):
         raise RuntimeError(f"spaCy model {config.nlp.model!r} is not installed; install its package (models are never downloaded at run time)")
@@ -243,10 +244,20 @@ def _build(config_json: str) -> _ThresholdedAnalyzer:
     registry.load_predefined_recognizers(languages=[config.nlp.language], nlp_engine=nlp_engine)
     keep = set(config.predefined) | {type(r).__name__ for r in registry.recognizers if "Spacy" in type(r).__name__}
     registry.recognizers = [r for r in registry.recognizers if type(r).__name__ in keep and type(r).__name__ not in config.disabled]
+    contextual: set[str] = set()
     for name in config.custom:
         if name not in RECOGNIZERS:
             raise ValueError(f"scanners.yaml: unknown custom recognizer {name!r}; known: {', '.join(sorted(RECOGNIZERS))}")
-        registry.add_recognizer(RECOGNIZERS[name](supported_language=config.nlp.language))
+        cls = RECOGNIZERS[name]
+        if issubclass(cls, ContextScoredRecognizer):
+            contextual.add(name)
+            words = [*cls.CONTEXT, *config.context_words.get(name, [])]
+            registry.add_recognizer(cls(supported_language=config.nlp.language, context_window=config.context_window, context=words))
+        else:
+            registry.add_recognizer(cls(supported_language=config.nlp.language))
+    if unknown := sorted(set(config.context_words) - contextual):
+        raise ValueError(f"scanners.yaml: context_words names {', '.join(unknown)}: not a switched-on recognizer that takes context words ({', '.join(sorted(contextual))})")
     registry.recognizers = [_Contained(r) for r in registry.recognizers]  # after add_recognizer, which checks the type
     engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[config.nlp.language])
     return _ThresholdedAnalyzer(engine, config)
+

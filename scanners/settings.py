@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dsr.subject import IdentifierKind
 
+#: Characters searched for a context word on each side of a candidate (scanners.recognizers.context).
+CONTEXT_WINDOW = 30
+
 
 class NlpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -27,4 +30,10 @@ class ScannerConfig(BaseModel):
     default_threshold: float = 0.35
     entity_thresholds: dict[str, float] = Field(default_factory=lambda: {"DATE_TIME": 0.95})
     min_confidence: dict[IdentifierKind, float] = Field(default_factory=dict)
+    #: Characters on each side of a bare number (My Number, a local HK number, a postcode without 〒)
+    #: searched for a context word; characters, not tokens, since Japanese has no spaces.
+    context_window: int = Field(CONTEXT_WINDOW, ge=1, le=500)
+    #: More context words for our recognizers, by class name, added to the ones they ship with
+    #: (e.g. a department's own label for a phone column: {JpPhoneRecognizer: [代表番号]}).
+    context_words: dict[str, list[str]] = Field(default_factory=dict)
     presidio: bool = True  # False: pattern matching alone (for stores too large for NLP)
