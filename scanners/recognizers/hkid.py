@@ -7,11 +7,11 @@ import unicodedata
 
 from presidio_analyzer import Pattern
 
-from scanners.recognizers.context import ALNUM, DIGIT, ContextScoredRecognizer
+from scanners.recognizers.context import ALNUM, DIGIT, HYPHENS, ContextScoredRecognizer
 
 _LETTER = "[A-Za-zＡ-Ｚａ-ｚ]"
 _CHECK = "[0-9０-９AaＡａ]"
-_HEAD = f"(?<![{ALNUM}]){_LETTER}{{1,2}}{DIGIT}{{6}}"
+_HEAD = f"(?<![{ALNUM}]|[{ALNUM}][{HYPHENS}]){_LETTER}{{1,2}}{DIGIT}{{6}}"  # not the tail of a code (CX-A1234563)
 _CANONICAL = re.compile("[A-Z]{1,2}[0-9]{7}|[A-Z]{1,2}[0-9]{6}A")
 
 
@@ -35,7 +35,7 @@ class HkidRecognizer(ContextScoredRecognizer):
     ENTITY = "HK_HKID"
     PATTERNS = [
         Pattern("hkid (check in brackets)", rf"{_HEAD}[ 　]?[(（]{_CHECK}[)）]", 0.8),
-        Pattern("hkid (compact)", f"{_HEAD}{_CHECK}(?![{ALNUM}])", 0.5),
+        Pattern("hkid (compact)", f"{_HEAD}{_CHECK}(?![{ALNUM}]|[{HYPHENS}][{ALNUM}])", 0.5),
     ]
     CONTEXT = ["HKID", "HK ID", "HKIC", "香港身份證", "身份證", "身分證", "identity card", "ID card", "ID no", "ID number"]
     SCORE_WITH_CONTEXT = 0.95
