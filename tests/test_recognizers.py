@@ -15,7 +15,9 @@ import pytest
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NlpEngineProvider, NoOpNlpEngine
 
+from scanners.engine import build_analyzer
 from scanners.recognizers import RECOGNIZERS, HkidRecognizer, HkPhoneRecognizer, JpPhoneRecognizer, JpPostcodeRecognizer, MyNumberRecognizer
+from scanners.settings import ScannerConfig
 
 REPORTED = 0.4
 
@@ -473,3 +475,21 @@ def test_perturbed_check_digits_are_never_reported(patterns: AnalyzerEngine) -> 
         wrong_hkid = valid_hkid[:-2] + rng.choice([c for c in "0123456789A" if c != check]) + ")"
         assert found(patterns, f"HKID {wrong_hkid}", "HK_HKID", wrong_hkid) == 0.0
         assert found(patterns, f"HKID {valid_hkid}", "HK_HKID", valid_hkid) >= REPORTED
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_context_window_and_extra_words_come_from_scanners_yaml() -> None:
+    config = ScannerConfig(context_window=8, context_words={"JpPhoneRecognizer": ["代表"]})
+    analyzer = build_analyzer(config)
+    run = "".join(["0", "3", "5", "5", "5", "0", "1", "2", "3", "4"])  # a Tokyo landline written without separators
+
+    def best(text: str) -> float:
+        return max((r.score for r in analyzer.analyze_patterns(text, ["JP_PHONE_NUMBER"])), default=0.0)
+
+    assert best(f"代表：{run}") >= REPORTED  # a word the recognizer does not ship with
+    assert best(f"電話 {run}") >= REPORTED
+    assert best(f"電話のご案内はこちら {run}") == 0.0  # 9 characters between: outside an 8-character window
+    with pytest.raises(ValueError, match="context_words names NoSuchRecognizer"):
+        build_analyzer(ScannerConfig(context_words={"NoSuchRecognizer": ["x"]}))
