@@ -225,6 +225,7 @@ def test_invalid_hk_phone_numbers_are_not_found(engine: AnalyzerEngine, number: 
 
 def test_hk_pattern_ignores_digits_inside_other_numbers(engine: AnalyzerEngine) -> None:
     assert reported(engine, "Tel 03-2123-4567") == {("JP_PHONE_NUMBER", "03-2123-4567")}
+    assert reported(engine, "Tel (03)2123-4567") == {("JP_PHONE_NUMBER", "(03)2123-4567")}
     assert score(engine, "Tel 1234 5678 9012", "HK_PHONE_NUMBER") == 0.0
 
 

@@ -24,7 +24,8 @@ class HkPhoneRecognizer(ContextScoredRecognizer):
     ENTITY = "HK_PHONE_NUMBER"
     PATTERNS = [
         Pattern("hk phone (+852)", f"(?<![{ALNUM}])(?:[(（][+＋]?(?:852|８５２)[)）]|[+＋]?(?:852|８５２)){_SEP}?{_LOCAL}", 0.6),
-        Pattern("hk phone (local)", f"(?<![{ALNUM}+＋]|{DIGIT}{_SEP}){_LOCAL}", 0.2),
+        # Not the subscriber part of another number: 03-2123-4567, (03)2123-4567.
+        Pattern("hk phone (local)", f"(?<![{ALNUM}+＋]|{DIGIT}{_SEP}|{DIGIT}[)）]){_LOCAL}", 0.2),
     ]
     CONTEXT = ["phone", "telephone", "tel", "mobile", "mob", "cell", "call", "contact", "whatsapp", "HK", "Hong Kong",
                "電話", "手機", "聯絡", "聯絡電話", "流動電話", "香港", "携帯", "連絡先"]
