@@ -183,3 +183,14 @@ def test_huge_lines_and_documents_are_skipped_with_a_reason(records: list[str], 
                         _consume(rewrite, io.BytesIO(data), io.BytesIO(), fmt, _MATCHER.redact, False, max_json_bytes=512)):
             assert isinstance(outcome, SkippedObject), "a 600-character line passed a 512-character limit"
             assert "longer than" in outcome.reason or "larger than" in outcome.reason or (fmt == "csv" and "does not parse" in outcome.reason)
+
+
+def test_when_spacy_fails_the_pattern_recognizers_still_answer(analyzer) -> None:  # type: ignore[no-untyped-def]
+    text = "Mail taro.yamada@example.jp or call 090-1234-5678 (Taro Yamada)"
+    with mock.patch.object(analyzer.engine.nlp_engine, "process_text", side_effect=MemoryError), \
+         mock.patch.object(analyzer, "_ner", side_effect=UnicodeError):
+        results = analyzer.analyze(text, "en")
+        people = analyzer.persons(text)
+    assert {(r.entity_type, text[r.start : r.end]) for r in results} >= {("EMAIL_ADDRESS", "taro.yamada@example.jp"), ("JP_PHONE_NUMBER", "090-1234-5678")}
+    assert [(f.stage, f.error) for f in results.failures] == [("nlp", "MemoryError")]
+    assert list(people) == [] and [(f.stage, f.error) for f in people.failures] == [("nlp", "UnicodeError")]
