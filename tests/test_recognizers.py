@@ -420,6 +420,20 @@ def test_jp_numbers_from_the_plan_are_reported_in_every_separator_style(patterns
             assert reported(patterns, f"ご返信は {number} まで") == {("JP_PHONE_NUMBER", number)}, number
 
 
+def test_jp_numbers_grouped_unlike_the_plan_need_context(patterns: AnalyzerEngine) -> None:
+    """0312-345678 or 0466-123-456 is how order numbers get written, not phone numbers: reported
+    only next to a context word. Separators at a subset of the plan's places (03-12345678) are fine."""
+    rng = random.Random(RNG_SEED + 7)
+    for _ in range(40):
+        groups = jp_phone_groups(rng)
+        national = "".join(groups)
+        moved = f"{national[: len(groups[0]) + 1]}-{national[len(groups[0]) + 1 :]}"  # area code one digit too long
+        assert 0.0 < found(patterns, f"Ref {moved}", "JP_PHONE_NUMBER", moved) < REPORTED, moved
+        assert found(patterns, f"電話 {moved}", "JP_PHONE_NUMBER", moved) >= REPORTED, moved
+        partial = f"{groups[0]}-{''.join(groups[1:])}"
+        assert found(patterns, f"Ref {partial}", "JP_PHONE_NUMBER", partial) >= REPORTED, partial
+
+
 def test_jp_number_lengths_follow_the_plan(patterns: AnalyzerEngine) -> None:
     """Mobiles (070/080/090) and IP phones (050) have 11 digits, landlines 10: one digit more or
     less is no Japanese number, whatever the grouping or the context."""

@@ -54,6 +54,7 @@ class ContextScoredRecognizer(PatternRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         for result in results:
+            result.score = self.score_without_context(text[result.start : result.end], result.score)
             if result.score < self.SCORE_WITH_CONTEXT and (word := self.context_word(text, result.start, result.end)):
                 result.score = self.SCORE_WITH_CONTEXT
                 result.analysis_explanation.set_supportive_context_word(word)
@@ -61,6 +62,11 @@ class ContextScoredRecognizer(PatternRecognizer):
             # Context was decided here: keep Presidio's lemma enhancer from adding its own boost.
             result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return results
+
+    def score_without_context(self, matched: str, score: float) -> float:
+        """What a valid match scores before context is looked for: its pattern's score, unless a
+        recognizer knows more from the matched text itself."""
+        return score
 
     def context_word(self, text: str, start: int, end: int) -> str | None:
         """The context word nearest the match within the window on either side, if any."""

@@ -22,3 +22,17 @@ def valid_in_region(number: str, region: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == region
+
+
+def group_ends(written: str) -> set[int]:
+    """How many digits precede each break between digit groups: 03-1234-5678 -> {2, 6}; a bare
+    run of digits -> set(). Any non-digit between two digits is a break."""
+    ends, count, after_break = set(), 0, False
+    for ch in written:
+        if "0" <= ch <= "9":
+            if after_break and count:
+                ends.add(count)
+            count, after_break = count + 1, False
+        else:
+            after_break = True
+    return ends
