@@ -198,6 +198,12 @@ def test_hk_phone_with_country_code_is_reported(engine: AnalyzerEngine, number: 
     assert score(engine, f"Reach us at {number}.", "HK_PHONE_NUMBER") >= 0.5
 
 
+def test_country_code_without_plus_or_separator_needs_context(engine: AnalyzerEngine) -> None:
+    """85261234567 is as likely an eleven-digit account number as +852 6123 4567."""
+    assert 0.0 < score(engine, "Account 85261234567", "HK_PHONE_NUMBER") < REPORTED
+    assert reported(engine, "WhatsApp 85261234567") == {("HK_PHONE_NUMBER", "85261234567")}
+
+
 @pytest.mark.parametrize(("text", "number"), [
     ("Tel: 9123 4567", "9123 4567"),
     ("call me on 2123-4567", "2123-4567"),
@@ -406,6 +412,18 @@ def test_context_beyond_the_window_does_not_count(patterns: AnalyzerEngine) -> N
         word = CONTEXT_WORDS[entity][0]
         assert found(patterns, f"{word}{far}{number}", entity, number) < REPORTED
         assert found(patterns, f"{number}{far}{word}", entity, number) < REPORTED
+
+
+def test_a_word_cut_by_the_window_edge_is_judged_whole(patterns: AnalyzerEngine) -> None:
+    """'tel' at the very start of the window is the end of 'hotel'; 'HK' at its very end the start of 'HKT'."""
+    rng = random.Random(RNG_SEED + 8)
+    number = hk_local(rng, " ")
+    pad = (FILLER * 3)[: WINDOW - 3]
+    assert found(patterns, f"the grand ho{'tel'}{pad}{number}", "HK_PHONE_NUMBER", number) < REPORTED
+    assert found(patterns, f"the grand {'tel'}{pad}{number}", "HK_PHONE_NUMBER", number) >= REPORTED  # the control
+    pad = (FILLER * 3)[: WINDOW - 2]
+    assert found(patterns, f"{number}{pad}HKT", "HK_PHONE_NUMBER", number) < REPORTED
+    assert found(patterns, f"{number}{pad}HK。", "HK_PHONE_NUMBER", number) >= REPORTED
 
 
 @pytest.mark.parametrize("sep", SEPARATORS)

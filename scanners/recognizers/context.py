@@ -69,14 +69,24 @@ class ContextScoredRecognizer(PatternRecognizer):
         return score
 
     def context_word(self, text: str, start: int, end: int) -> str | None:
-        """The context word nearest the match within the window on either side, if any."""
-        before = unicodedata.normalize("NFKC", text[max(0, start - self.context_window) : start])
-        after = unicodedata.normalize("NFKC", text[end : end + self.context_window])
-        found_before = list(self._context_re.finditer(before))
-        found_after = self._context_re.search(after)
-        if found_before and (found_after is None or len(before) - found_before[-1].end() <= found_after.start()):
-            return found_before[-1].group()
-        return found_after.group() if found_after else None
+        """The context word nearest the match, lying wholly within the window on either side.
+
+        Each side is read with one character more beyond the window, so that a Latin word cut
+        by the window's edge is judged with its true neighbour ('tel' at the edge of '...hotel').
+        """
+        lo, hi = max(0, start - self.context_window), end + self.context_window
+        lead = unicodedata.normalize("NFKC", text[max(0, lo - 1) : lo])
+        before = lead + unicodedata.normalize("NFKC", text[lo:start])
+        after = unicodedata.normalize("NFKC", text[end:hi])
+        trail = unicodedata.normalize("NFKC", text[hi : hi + 1])
+        nearest_before = None
+        for found in self._context_re.finditer(before):
+            if found.start() >= len(lead):
+                nearest_before = found
+        nearest_after = next((found for found in self._context_re.finditer(after + trail) if found.end() <= len(after)), None)
+        if nearest_before and (nearest_after is None or len(before) - nearest_before.end() <= nearest_after.start()):
+            return nearest_before.group()
+        return nearest_after.group() if nearest_after else None
 
 
 def context_regex(words: list[str]) -> re.Pattern[str]:
