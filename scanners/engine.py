@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from scanners.settings import ScannerConfig
 
@@ -47,7 +47,7 @@ NER_CONFIGURATION = {
 class StageFailure:
     """One part of an analysis that raised: which part, what kind of exception, where in the code.
 
-    `stage` is a recognizer's class name, or "nlp" (spaCy's pipeline) / "presidio" (the engine
+    `stage` is a recognizer's class name, or "nlp" (spaCy's pipeline, and Presidio's engine
     around the recognizers); `error` the exception's type name; `place` "file.py:123 in function"
     of the innermost frame. Deliberately no message: exception messages may quote the text.
     """
@@ -66,7 +66,7 @@ class StageFailure:
         return f"{self.stage} raised {self.error} at {self.place}"
 
 
-class Analysis(list[T]):
+class Analysis(list[T], Generic[T]):
     """What an analysis found (a list, as before), plus `failures`: the parts that raised.
 
     The contract with the subject matcher: an analyzer method never raises because of the text it
@@ -90,12 +90,13 @@ class Analysis(list[T]):
 _failures: contextvars.ContextVar[list[StageFailure] | None] = contextvars.ContextVar("scanner_failures", default=None)
 
 
-def _record(stage: str, exc: Exception) -> None:
+def _record(stage: str, exc: Exception) -> StageFailure:
     failure = StageFailure.of(stage, exc)
     log.warning("scanner stage failed on one text (contained): %s", failure)
     collected = _failures.get()
     if collected is not None:
         collected.append(failure)
+    return failure
 
 
 @contextlib.contextmanager
@@ -177,10 +178,11 @@ class _ThresholdedAnalyzer:
                 results = self.engine.analyze(text=text, language=language, entities=entities)
             except Exception as exc:  # the NLP step or Presidio's own code around the recognizers
                 _record("nlp", exc)
-                return self.analyze_patterns(text, entities or self.engine.get_supported_entities(language), failures)
+                patterns = self.analyze_patterns(text, entities or self.engine.get_supported_entities(language))
+                return Analysis(patterns, [*failures, *patterns.failures])
         return self._threshold(results, failures)
 
-    def analyze_patterns(self, text: str, entities: list[str], earlier: Iterable[StageFailure] = ()) -> Analysis[Any]:
+    def analyze_patterns(self, text: str, entities: list[str]) -> Analysis[Any]:
         """Only the recognizers that need no NLP (patterns, phone numbers, check digits)."""
         results: list[Any] = []
         with _collecting() as failures:
@@ -188,16 +190,14 @@ class _ThresholdedAnalyzer:
                 if "Spacy" in recognizer.stage:
                     continue
                 results.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.entity_type in entities)
-        return self._threshold(results, [*earlier, *failures])
+        return self._threshold(results, failures)
 
     def persons(self, text: str) -> Analysis[tuple[int, int]]:
         """Character spans spaCy's named-entity step tags as people."""
         try:
             doc = self._ner(text, disable=self._ner_off)
         except Exception as exc:  # spaCy on text it cannot take
-            with _collecting() as failures:
-                _record("nlp", exc)
-            return Analysis((), failures)
+            return Analysis((), [_record("nlp", exc)])
         return Analysis((e.start_char, e.end_char) for e in doc.ents if e.label_ in ("PERSON", "PER"))
 
 
