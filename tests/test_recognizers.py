@@ -174,9 +174,12 @@ def test_my_number_without_context_is_not_reported(engine: AnalyzerEngine, text:
     assert reported(engine, text) == set()
 
 
-def test_my_number_context_must_be_close_before_the_number(engine: AnalyzerEngine) -> None:
+def test_my_number_context_must_be_close_to_the_number(engine: AnalyzerEngine) -> None:
     text = "マイナンバーカードの申請は先月完了しましたが、今回お伝えする注文番号は291417776316です"
     assert score(engine, text, "JP_MY_NUMBER") < REPORTED
+    text = "注文番号は291417776316です。なお、先月お送りいただいた書類の中のマイナンバーは破棄しました"
+    assert score(engine, text, "JP_MY_NUMBER") < REPORTED
+    assert reported(engine, "291417776316（マイナンバー）") == {("JP_MY_NUMBER", "291417776316")}
 
 
 @pytest.mark.parametrize("number", ["123456789012", "291417776315", "7066 9074 3910", "000000000000"])

@@ -32,6 +32,7 @@ DIGIT = "[0-9０-９]"
 HYPHENS = "\\-\u2010-\u2015\u2212－ー\uff70"
 #: HYPHENS, and the dots some write between the groups of a phone number instead.
 DASHES = HYPHENS + ".．"
+FULL_STOPS = ("。", "｡")  # ideographic and half-width: where a Japanese sentence, and its context, ends
 
 
 class ContextScoredRecognizer(PatternRecognizer):
@@ -73,8 +74,13 @@ class ContextScoredRecognizer(PatternRecognizer):
 
         Each side is read with one character more beyond the window, so that a Latin word cut
         by the window's edge is judged with its true neighbour ('tel' at the edge of '...hotel').
+        The window stops at a Japanese full stop (。): the next sentence is about something else.
         """
         lo, hi = max(0, start - self.context_window), end + self.context_window
+        # A Japanese full stop ends the sentence: a word beyond it is about something else.
+        if (stop := max(text.rfind(mark, lo, start) for mark in FULL_STOPS)) >= 0:
+            lo = stop + 1
+        hi = min((i for mark in FULL_STOPS if (i := text.find(mark, end, hi)) >= 0), default=hi)
         lead = unicodedata.normalize("NFKC", text[max(0, lo - 1) : lo])
         before = lead + unicodedata.normalize("NFKC", text[lo:start])
         after = unicodedata.normalize("NFKC", text[end:hi])
