@@ -163,6 +163,7 @@ class _ThresholdedAnalyzer:
         nlp = engine.nlp_engine.nlp[config.nlp.language]
         self._ner = nlp
         self._ner_off = [name for name in nlp.pipe_names if name not in ("tok2vec", "ner")]
+        self._by_entities: dict[tuple[str, ...], list[Any]] = {}
 
     def _threshold(self, results: list[Any], failures: list[StageFailure]) -> Analysis[Any]:
         thresholds = self.config.entity_thresholds
@@ -186,11 +187,17 @@ class _ThresholdedAnalyzer:
         """Only the recognizers that need no NLP (patterns, phone numbers, check digits)."""
         results: list[Any] = []
         with _collecting() as failures:
-            for recognizer in self.engine.registry.get_recognizers(language=self.config.nlp.language, entities=entities):
-                if "Spacy" in recognizer.stage:
-                    continue
+            for recognizer in self._pattern_recognizers(tuple(entities)):
                 results.extend(r for r in recognizer.analyze(text, entities, None) or [] if r.entity_type in entities)
         return self._threshold(results, failures)
+
+    def _pattern_recognizers(self, entities: tuple[str, ...]) -> list[Any]:
+        """The registry's non-NLP recognizers for these entities, looked up once per entity set
+        (the registry's own lookup costs more than matching a short window)."""
+        if (found := self._by_entities.get(entities)) is None:
+            found = [r for r in self.engine.registry.get_recognizers(language=self.config.nlp.language, entities=list(entities)) if "Spacy" not in r.stage]
+            self._by_entities[entities] = found
+        return found
 
     def persons(self, text: str) -> Analysis[tuple[int, int]]:
         """Character spans spaCy's named-entity step tags as people."""
