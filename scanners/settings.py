@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from dsr.subject import IdentifierKind
 
@@ -37,3 +37,11 @@ class ScannerConfig(BaseModel):
     #: (e.g. a department's own label for a phone column: {JpPhoneRecognizer: [代表番号]}).
     context_words: dict[str, list[str]] = Field(default_factory=dict)
     presidio: bool = True  # False: pattern matching alone (for stores too large for NLP)
+
+    @field_validator("context_words")
+    @classmethod
+    def _words_for_switched_on_recognizers(cls, value: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+        """Words for a recognizer that is not in `custom` would be silently unused: a typo, caught here."""
+        if unknown := sorted(set(value) - set(info.data.get("custom", ()))):
+            raise ValueError(f"names {', '.join(unknown)}: not among the recognizers switched on in `custom`")
+        return value

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NlpEngineProvider, NoOpNlpEngine
+from pydantic import ValidationError
 
 from scanners.engine import build_analyzer
 from scanners.recognizers import RECOGNIZERS, HkidRecognizer, HkPhoneRecognizer, JpPhoneRecognizer, JpPostcodeRecognizer, MyNumberRecognizer
@@ -527,5 +528,6 @@ def test_context_window_and_extra_words_come_from_scanners_yaml() -> None:
     assert best(f"代表：{run}") >= REPORTED  # a word the recognizer does not ship with
     assert best(f"電話 {run}") >= REPORTED
     assert best(f"電話のご案内はこちら {run}") == 0.0  # 9 characters between: outside an 8-character window
-    with pytest.raises(ValueError, match="context_words names NoSuchRecognizer"):
-        build_analyzer(ScannerConfig(context_words={"NoSuchRecognizer": ["x"]}))
+    with pytest.raises(ValidationError, match="names JpPhoneRecogniser: not among the recognizers switched on") as typo:
+        ScannerConfig(context_words={"JpPhoneRecogniser": ["代表"]})
+    assert typo.value.errors()[0]["loc"] == ("context_words",)  # so that `config check` points at the line
