@@ -111,6 +111,12 @@ def test_invalid_jp_phone_numbers_are_not_reported(engine: AnalyzerEngine, text:
     assert score(engine, text, "JP_PHONE_NUMBER") == 0.0
 
 
+def test_a_plus_sign_sets_a_number_apart_from_the_word_before_it(engine: AnalyzerEngine) -> None:
+    assert reported(engine, "TEL+81-3-1234-5678") == {("JP_PHONE_NUMBER", "+81-3-1234-5678")}
+    assert reported(engine, "Tel+852 9123 4567") == {("HK_PHONE_NUMBER", "+852 9123 4567")}
+    assert score(engine, "1+81312345678", "JP_PHONE_NUMBER") == 0.0  # a digit before it: arithmetic, or a longer run
+
+
 def test_two_jp_numbers_in_one_line_are_two_findings(engine: AnalyzerEngine) -> None:
     text = "TEL:03-1234-5678 FAX:03-1234-5679"
     assert reported(engine, text) == {("JP_PHONE_NUMBER", "03-1234-5678"), ("JP_PHONE_NUMBER", "03-1234-5679")}

@@ -24,7 +24,7 @@ class HkPhoneRecognizer(ContextScoredRecognizer):
 
     ENTITY = "HK_PHONE_NUMBER"
     PATTERNS = [
-        Pattern("hk phone (+852)", f"(?<![{ALNUM}])(?:[(（][+＋]?{_CC}[)）]|[+＋]{_CC}){_SEP}?{_LOCAL}", 0.6),
+        Pattern("hk phone (+852)", f"(?:(?<![{ALNUM}])[(（][+＋]?{_CC}[)）]|(?<![0-9０-９])[+＋]{_CC}){_SEP}?{_LOCAL}", 0.6),  # TEL+852...
         Pattern("hk phone (852, grouped)", f"(?<![{ALNUM}+＋]){_CC}{_SEP}{_LOCAL}", 0.6),
         Pattern("hk phone (852, bare digits)", f"(?<![{ALNUM}+＋]){_CC}{_LOCAL}", 0.2),  # 11 digits: as likely an account number
         # Not the subscriber part of another number: 03-2123-4567, (03)2123-4567.

@@ -36,7 +36,7 @@ class JpPhoneRecognizer(ContextScoredRecognizer):
 
     ENTITY = "JP_PHONE_NUMBER"
     PATTERNS = [
-        Pattern("jp phone (+81)", f"(?<![{ALNUM}])[+＋][8８][1１][{DASHES} 　]?(?:[(（][0０][)）][ 　]?)?[1-9１-９]{DIGIT}{{0,3}}{_GAP}{_REST}", 0.7),
+        Pattern("jp phone (+81)", f"(?<![0-9０-９])[+＋][8８][1１][{DASHES} 　]?(?:[(（][0０][)）][ 　]?)?[1-9１-９]{DIGIT}{{0,3}}{_GAP}{_REST}", 0.7),
         Pattern("jp phone (national, grouped)", f"{_NOT_AFTER_NUMBER}{_SEPARATED}[(（]?[0０]{DIGIT}{{1,4}}{_GAP}{_REST}", 0.6),
         Pattern("jp phone (national, bare digits)", _BARE, 0.2),
     ]
