@@ -1,7 +1,10 @@
 """Our Presidio recognizers (scanners.recognizers), run through a real AnalyzerEngine and spaCy model.
 
-"Reported" means a score of at least REPORTED (0.4), the default threshold. The check digits are
-recomputed here from their specifications, independently of the recognizers' own code.
+"Reported" means a score of at least REPORTED (0.4), above the default threshold. The check digits
+are recomputed here from their specifications, independently of the recognizers' own code; the
+generated cases further down (identifiers from their rules, context on either side at varied
+distances, perturbed and embedded negatives) run through the same engine without spaCy, which our
+recognizers do not use.
 """
 
 from __future__ import annotations

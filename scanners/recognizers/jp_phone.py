@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 
-import phonenumbers
 from presidio_analyzer import Pattern
 
 from scanners.recognizers.context import ALNUM, DASHES, DIGIT, ContextScoredRecognizer
-from scanners.recognizers.phone_plan import digits_of, group_ends, valid_in_region
+from scanners.recognizers.phone_plan import digits_of, group_ends, planned_group_ends, valid_in_region
 
 #: '-', '.', ' ', none, or the ')' / '(' of (03)1234-5678, 03(1234)5678
 _GAP = f"(?:[{DASHES} 　]|[)）][ 　]?|[(（])?"
@@ -16,8 +15,8 @@ _REST = f"{DIGIT}{{1,4}}{_GAP}{DIGIT}{{3,4}}(?![{ALNUM}]|[{DASHES}]{DIGIT})"
 _NOT_AFTER_NUMBER = f"(?<![0-9０-９+＋]|{DIGIT}[{DASHES}])"
 #: The area code is followed by a separator, or is in parentheses: how people write phone numbers.
 _SEPARATED = f"(?=[(（]{DIGIT}{{2,5}}[)）]|{DIGIT}{{2,5}}(?:[{DASHES} 　(（]))"
-#: National numbers are 10 digits (landlines, 0120, 0570) or 11 (070/080/090 mobiles, 050, 0800).
 UNUSUAL_GROUPING_SCORE = 0.2
+#: National numbers are 10 digits (landlines, 0120, 0570) or 11 (070/080/090 mobiles, 050, 0800).
 _BARE = f"(?<![{ALNUM}+＋]|{DIGIT}[{DASHES}])[0０]{DIGIT}{{9,10}}(?![{ALNUM}]|[{DASHES}]{DIGIT})"
 
 
@@ -53,8 +52,7 @@ class JpPhoneRecognizer(ContextScoredRecognizer):
         written = group_ends(text)
         if not written:
             return score  # a bare run: its pattern already scores it low
-        planned = group_ends(phonenumbers.format_number(phonenumbers.parse(digits_of(text), "JP"), phonenumbers.PhoneNumberFormat.NATIONAL))
-        return score if written <= planned else min(score, UNUSUAL_GROUPING_SCORE)
+        return score if written <= planned_group_ends(digits_of(text), "JP") else min(score, UNUSUAL_GROUPING_SCORE)
 
     def invalidate_result(self, pattern_text: str) -> bool:
         international = unicodedata.normalize("NFKC", pattern_text).startswith("+")

@@ -36,3 +36,9 @@ def group_ends(written: str) -> set[int]:
         else:
             after_break = True
     return ends
+
+
+def planned_group_ends(national: str, region: str) -> set[int]:
+    """Where the region's plan breaks a valid national number into groups (0466123456 -> {4, 6})."""
+    formatted = phonenumbers.format_number(phonenumbers.parse(national, region), phonenumbers.PhoneNumberFormat.NATIONAL)
+    return group_ends(formatted)
