@@ -12,7 +12,7 @@ exported, and erasure only clears the link.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from connectors.base import Connector, Key, Match, Mention, TextMatcher
 from dsr.config import Estate, resolve_reference
 from dsr.subject import Subject
 
-Relation = Literal["owned", "link", "mention", "skipped"]
+Relation = Literal["owned", "link", "mention", "unconfirmed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Finding:
     - link: somebody else's record pointing at the subject's (`field` holds the pointer);
     - mention: a text that names the subject (`field` for a free-text column, None for an object;
       `spans` are (line, start, end); `confidence` from the matcher);
+    - unconfirmed: a text where the prefilter found the subject but confirming failed (`spans`):
+      neither erased nor exported as the subject's, listed for a person to review;
     - skipped: an object that could not be read as text (`how` says why).
 
     `how` says how it was found: `identity:<kinds>`, `reference:<system.collection.field>`,
@@ -80,6 +82,9 @@ class Discovery:
 
     def skipped(self) -> list[Finding]:
         return [f for f in self.findings if f.relation == "skipped"]
+
+    def unconfirmed(self) -> list[Finding]:
+        return [f for f in self.findings if f.relation == "unconfirmed"]
 
     def keys(self, system: str, collection: str, relation: Relation = "owned") -> list[Key]:
         return [f.key for f in self.findings if (f.system, f.collection, f.relation) == (system, collection, relation)]
@@ -161,11 +166,17 @@ def discover(
         for system in sorted(wanted_systems):
             for cname, coll in estate.datasets[system].collections.items():
                 if coll.scanned:
-                    result.findings.extend(_mention_finding(system, cname, m) for m in connect(system).scan(cname, matcher))
+                    for mention in connect(system).scan(cname, matcher):
+                        result.findings.extend(_mention_findings(system, cname, mention))
     return result
 
 
-def _mention_finding(system: str, collection: str, mention: Mention) -> Finding:
+def _mention_findings(system: str, collection: str, mention: Mention) -> Iterator[Finding]:
     if mention.skipped:
-        return Finding(system, collection, mention.key, "skipped", f"skipped:{mention.skipped}")
-    return Finding(system, collection, mention.key, "mention", "text:" + ",".join(mention.kinds), mention.field, mention.spans, mention.confidence)
+        yield Finding(system, collection, mention.key, "skipped", f"skipped:{mention.skipped}")
+        return
+    how = "text:" + ",".join(mention.kinds)
+    if mention.spans:
+        yield Finding(system, collection, mention.key, "mention", how, mention.field, mention.spans, mention.confidence)
+    if mention.unconfirmed:
+        yield Finding(system, collection, mention.key, "unconfirmed", how, mention.field, mention.unconfirmed)

@@ -15,7 +15,9 @@ decides the minimum confidence per identifier kind (names need confirmation, ema
 from __future__ import annotations
 
 import itertools
+import logging
 import re
+import traceback
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import ahocorasick_rs
 from dsr.subject import Identifier, IdentifierKind, Subject
 from scanners.variants import like_fragments, subject_variants
 
+log = logging.getLogger(__name__)
 REDACTION = "[redacted]"
 LOOKAHEAD_BYTES = 8  # bytes after a match that the boundary check decodes
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -69,10 +72,30 @@ class TextHit:
     confidence: float
     confirmed: bool
     line: int = 0
+    failure: str | None = None  # why confirming it failed (exception type and place, never text)
 
     @property
     def kind(self) -> str:
         return self.identifier.kind.value
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Found by the prefilter, but confirming it failed: neither kept as the subject's nor dropped;
+        it goes to a person for review."""
+        return self.failure is not None
+
+
+def failure_of(exc: BaseException) -> str:
+    """'KeyError in scanners/recognizers/jp_phone.py:42 analyze': the type and the innermost place.
+
+    Never the message: an exception raised on a text may quote the text.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    frame = frames[-1]
+    parts = frame.filename.replace("\\", "/").split("/")
+    return f"{type(exc).__name__} in {'/'.join(parts[-3:])}:{frame.lineno} {frame.name}"
 
 
 def _letters_outside(window: str, ps: int, pe: int, s: int, e: int) -> bool:
@@ -121,6 +144,7 @@ class SubjectMatcher:
         self.variants = subject_variants(subject)
         self.analyzer = analyzer
         self.min_confidence = {**DEFAULT_MIN_CONFIDENCE, **(min_confidence or {})}
+        self.failures = 0  # candidates whose confirmation failed (kept, unconfirmed)
         texts = [v.text for v in self.variants]
         longest, dfa = ahocorasick_rs.MatchKind.LeftmostLongest, ahocorasick_rs.Implementation.DFA
         self._text_automaton = ahocorasick_rs.AhoCorasick(texts, matchkind=longest, implementation=dfa)
@@ -161,8 +185,9 @@ class SubjectMatcher:
         return bool(text) and bool(self.find(text))  # type: ignore[arg-type]
 
     def redact(self, text: str) -> tuple[str, int]:
-        """The text with every confirmed mention replaced; and how many were replaced."""
-        hits = self.find(text)
+        """The text with every mention replaced; and how many were replaced. A candidate whose
+        confirmation failed stays: it may be someone else's, and a person reviews it."""
+        hits = [h for h in self.find(text) if not h.unconfirmed]
         for hit in sorted(hits, key=lambda h: h.start, reverse=True):
             text = text[: hit.start] + REDACTION + text[hit.end :]
         return text, len(hits)
@@ -176,27 +201,42 @@ class SubjectMatcher:
         confidence, confirmed = BASE_CONFIDENCE[identifier.kind], False
         entities = CONFIRMING_ENTITIES[identifier.kind]
         if self.analyzer is not None and entities:
-            lo = max(0, start - WINDOW)
-            window = text[lo : end + WINDOW]
-            s, e = start - lo, end - lo
-            if identifier.kind is IdentifierKind.NAME:
-                people = self.analyzer.persons(window)  # type: ignore[attr-defined]
-                if any(ps <= s and pe >= e for ps, pe in people):
-                    confidence, confirmed = max(confidence, NAME_CONFIRMED), True
-                elif any(ps < e and pe > s and _letters_outside(window, ps, pe, s, e) for ps, pe in people):
-                    return None
-            else:
-                near = max(0, s - PATTERN_WINDOW)
-                small, s2, e2 = window[near : e + PATTERN_WINDOW], s - near, e - near
-                for group in entities:
-                    results = self.analyzer.analyze_patterns(small, list(group))  # type: ignore[attr-defined]
-                    overlapping = [r for r in results if r.start < e2 and r.end > s2]
-                    if overlapping:
-                        confidence, confirmed = max(confidence, max(r.score for r in overlapping)), True
-                        break
+            try:
+                verdict = self._ask_analyzer(text, start, end, identifier, entities)
+            except Exception as exc:  # noqa: BLE001 - one candidate's failure must not end the request
+                failure = failure_of(exc)
+                self.failures += 1
+                log.warning("confirming a %s candidate failed (%s): kept for review", identifier.kind.value, failure)
+                return TextHit(start, end, identifier, confidence, False, line, failure)
+            if verdict is None:  # someone else's name
+                return None
+            confidence, confirmed = max(confidence, verdict[0]), verdict[1]
         if confidence < self.min_confidence[identifier.kind]:
             return None
         return TextHit(start, end, identifier, round(confidence, 3), confirmed, line)
+
+    def _ask_analyzer(self, text: str, start: int, end: int, identifier: Identifier, entities: tuple[tuple[str, ...], ...]) -> tuple[float, bool] | None:
+        """(confidence, confirmed) from Presidio; None when it says the candidate is someone else."""
+        confidence, confirmed = BASE_CONFIDENCE[identifier.kind], False
+        lo = max(0, start - WINDOW)
+        window = text[lo : end + WINDOW]
+        s, e = start - lo, end - lo
+        if identifier.kind is IdentifierKind.NAME:
+            people = self.analyzer.persons(window)  # type: ignore[attr-defined]
+            if any(ps <= s and pe >= e for ps, pe in people):
+                confidence, confirmed = max(confidence, NAME_CONFIRMED), True
+            elif any(ps < e and pe > s and _letters_outside(window, ps, pe, s, e) for ps, pe in people):
+                return None
+        else:
+            near = max(0, s - PATTERN_WINDOW)
+            small, s2, e2 = window[near : e + PATTERN_WINDOW], s - near, e - near
+            for group in entities:
+                results = self.analyzer.analyze_patterns(small, list(group))  # type: ignore[attr-defined]
+                overlapping = [r for r in results if r.start < e2 and r.end > s2]
+                if overlapping:
+                    confidence, confirmed = max(confidence, max(r.score for r in overlapping)), True
+                    break
+        return confidence, confirmed
 
     # ---------------------------------------------------------------- streams
 
@@ -221,7 +261,7 @@ class SubjectMatcher:
                 counted = start
                 hit = self._confirm_bytes(data, start, end, self.variants[index].identifier, line)
                 if hit is not None:
-                    yield TextHit(hit.start + carry_offset, hit.end + carry_offset, hit.identifier, hit.confidence, hit.confirmed, line)
+                    yield TextHit(hit.start + carry_offset, hit.end + carry_offset, hit.identifier, hit.confidence, hit.confirmed, line, hit.failure)
             cut = max(0, limit - context)  # keep context before the unsearched tail for confirmation
             carry_line += data.count(b"\n", 0, cut)
             carry, carry_offset, fresh_from = data[cut:], carry_offset + cut, max(0, limit - cut)
@@ -250,4 +290,4 @@ class SubjectMatcher:
         body = data[start:end].decode("utf-8", "replace")
         suffix = data[end : end + 4 * WINDOW].decode("utf-8", "ignore")
         hit = self._confirm(prefix + body + suffix, len(prefix), len(prefix) + len(body), identifier, line)
-        return None if hit is None else TextHit(start, end, identifier, hit.confidence, hit.confirmed, line)
+        return None if hit is None else TextHit(start, end, identifier, hit.confidence, hit.confirmed, line, hit.failure)

@@ -361,3 +361,36 @@ def test_mask_other_people_keeps_the_subject_and_masks_the_others(confirming: Su
 def test_mask_other_people_needs_an_analyzer(plain: SubjectMatcher) -> None:
     text = "Agent Kenji Mori wrote to hanako@example.com"
     assert mask_other_people(text, plain) == text
+
+
+# --------------------------------------------------------------------------- failures stay contained
+
+
+class BrokenAnalyzer:
+    """The real analyzer, with its NER step failing as a broken recognizer or model would."""
+
+    def __init__(self, analyzer: object):
+        self.analyzer = analyzer
+
+    def analyze(self, *args: object, **kwargs: object) -> object:
+        return self.analyzer.analyze(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def analyze_patterns(self, text: str, entities: list[str]) -> object:
+        return self.analyzer.analyze_patterns(text, entities)  # type: ignore[attr-defined]
+
+    def persons(self, text: str) -> list[tuple[int, int]]:
+        raise KeyError(text)  # an exception that carries the text: it must never reach a log
+
+
+def test_a_failing_confirmation_keeps_the_candidate_unconfirmed_and_goes_on(analyzer: object, caplog: pytest.LogCaptureFixture) -> None:
+    matcher = SubjectMatcher(SUBJECT, BrokenAnalyzer(analyzer))
+    text = "Attendees: Jiro Suzuki, Taro Yamada, Ken Mori. Reply to taro.yamada@example.jp"
+    hits = matcher.find(text)
+    assert spans(text, hits) == [(NAME, IdentifierKind.NAME), (EMAIL, IdentifierKind.EMAIL)]
+    name, email = hits
+    assert name.unconfirmed and name.failure is not None and name.failure.startswith("KeyError in ")
+    assert not email.unconfirmed
+    assert matcher.failures == 1
+    assert "Taro" not in caplog.text and "KeyError" in caplog.text
+    # Redaction leaves the unconfirmed candidate for the reviewer; the confirmed email goes.
+    assert matcher.redact(text) == ("Attendees: Jiro Suzuki, Taro Yamada, Ken Mori. Reply to " + REDACTION, 1)
