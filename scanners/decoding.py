@@ -1,0 +1,218 @@
+"""Text as logs and exports carry it, decoded into one canonical form, with a map back to the bytes.
+
+A mention is written in many surface forms: URL-encoded in an access log (`taro+yamada`,
+`%40`, `%E5%B1%B1`), as HTML entities (`&#64;`), as JSON escapes (`\\u5c71`), quoted-printable
+in a mail (`=E5=B1=B1`, soft line breaks), in full-width letters, with any of a dozen dashes.
+Rather than listing every spelling of every identifier, the matcher decodes the few bytes around
+a candidate into a canonical form and matches there; the offset map takes each canonical
+character back to the bytes it came from, so that a redaction rewrites exactly the original
+encoded bytes.
+
+The canonical form: escapes decoded; NFKC (full-width -> half-width, half-width katakana -> full);
+lower case; hiragana -> katakana; every dash, hyphen, minus and long-vowel mark -> `-`; every
+horizontal space -> ` `; format characters (zero-width, soft hyphen) dropped. Identifiers are put
+into the same form with `canonical()`, so both sides compare alike.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u30fc\uff70"
+_HIRAGANA = range(0x3041, 0x3097)
+_VOICING_MARKS = ("\u3099", "\u309a")
+
+_ESCAPES = re.compile(
+    r"(?P<url>(?:%[0-9A-Fa-f]{2})+)"
+    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
+    r"|(?P<json>(?:\\u[0-9A-Fa-f]{4})+|\\/)"
+    r"|(?P<soft>=\r?\n)"
+    r"|(?P<qp>(?:=[0-9A-F]{2})+)"
+    r"|(?P<plus>\+)"
+)
+#: Quoted-printable shows itself by soft line breaks or by escaped UTF-8 sequences; without either,
+#: `=20` in `limit=20` is a query parameter, not a space.
+_QUOTED_PRINTABLE = re.compile(r"=\r?\n|=[89A-F][0-9A-F]=[89A-F][0-9A-F]")
+
+
+@lru_cache(maxsize=8192)
+def fold(c: str) -> str:
+    """One decoded character in canonical form (may be empty or several characters)."""
+    if c in DASHES:
+        return "-"
+    if c in "\n\r":
+        return c  # line ends separate records: never a joiner
+    if c.isspace():
+        return " "
+    if unicodedata.category(c) == "Cf":
+        return ""
+    folded = unicodedata.normalize("NFKC", c).lower()
+    if len(folded) != 1:
+        return "".join(fold(x) if x != c else x for x in folded)
+    if folded in DASHES:
+        return "-"
+    if folded.isspace():
+        return " "
+    if ord(folded) in _HIRAGANA:
+        return chr(ord(folded) + 0x60)
+    return folded
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Canonical text and, for each of its characters, the [start, end) of the bytes it came from."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The bytes behind canonical characters [start, end)."""
+        return self.starts[start], self.ends[end - 1]
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.chars: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, chars: str, start: int, end: int) -> None:
+        for c in chars:
+            if c in _VOICING_MARKS and self.chars:  # ﾀﾞ: a half-width kana and its mark make one character
+                composed = unicodedata.normalize("NFC", self.chars[-1] + c)
+                if len(composed) == 1:
+                    self.chars[-1] = fold(composed)
+                    self.ends[-1] = end
+                    continue
+            self.chars.append(c)
+            self.starts.append(start)
+            self.ends.append(end)
+
+    def plain(self, text: str, offset: int, widths: list[int]) -> None:
+        """Characters without escapes; `widths` are their sizes in bytes, from `offset`."""
+        if text.isascii():
+            self.chars.extend(text.lower().replace("\t", " "))
+            self.starts.extend(range(offset, offset + len(text)))
+            self.ends.extend(range(offset + 1, offset + len(text) + 1))
+            return
+        for c, width in zip(text, widths):
+            self.add(fold(c), offset, offset + width)
+            offset += width
+
+    def result(self) -> Decoded:
+        return Decoded("".join(self.chars), self.starts, self.ends)
+
+
+def canonical(text: str) -> str:
+    """An identifier (or any text without escapes) in canonical form."""
+    builder = _Builder()
+    builder.plain(text, 0, [1] * len(text))
+    return builder.result().text
+
+
+def _width(c: str) -> int:
+    code = ord(c)
+    if code < 0x80 or 0xDC80 <= code <= 0xDCFF:  # ASCII, or an undecodable byte (surrogateescape)
+        return 1
+    return 2 if code < 0x800 else 3 if code < 0x10000 else 4
+
+
+def _json_chars(escaped: str) -> list[tuple[str, int]]:
+    """\\uXXXX escapes as characters (surrogate pairs joined), each with how many escapes it took."""
+    units = [int(escaped[i + 2 : i + 6], 16) for i in range(0, len(escaped), 6)]
+    chars: list[tuple[str, int]] = []
+    i = 0
+    while i < len(units):
+        if 0xD800 <= units[i] < 0xDC00 and i + 1 < len(units) and 0xDC00 <= units[i + 1] < 0xE000:
+            chars.append((chr(0x10000 + ((units[i] - 0xD800) << 10) + units[i + 1] - 0xDC00), 2))
+            i += 2
+        else:
+            chars.append((chr(units[i]), 1))
+            i += 1
+    return chars
+
+
+def _hex_bytes(escaped: str) -> bytes:
+    return bytes.fromhex(escaped.replace("%", "").replace("=", ""))
+
+
+def _plus_is_space(text: str, at: int) -> bool:
+    """In a URL query (`q=taro+yamada`) `+` between words is a space; a `+` that starts a value
+    (`tel=+81`, `<+81`) or stands in prose (`+81 90`) is a plus sign."""
+    if at == 0 or not text[at - 1].isalnum():
+        return False
+    run = text[max(text.rfind(" ", 0, at), text.rfind("\n", 0, at), text.rfind('"', 0, at)) + 1 : at]
+    return "=" in run or "?" in run
+
+
+def _escapes(text: str) -> Iterator[re.Match[str]]:
+    """The escapes that really are escapes in this text."""
+    quoted_printable = _QUOTED_PRINTABLE.search(text) is not None
+    for m in _ESCAPES.finditer(text):
+        if m.lastgroup in ("soft", "qp") and not quoted_printable:
+            continue
+        if m.lastgroup == "plus" and not _plus_is_space(text, m.start()):
+            continue
+        if m.lastgroup == "entity" and html.unescape(m.group()) == m.group():
+            continue  # not an entity HTML knows: literal text
+        yield m
+
+
+def decode(data: bytes) -> Decoded:
+    """The canonical form of UTF-8 bytes that may hold URL, HTML, JSON or quoted-printable escapes."""
+    text = data.decode("utf-8", "surrogateescape")
+    if text.isascii():
+        widths, offsets = [1] * len(text), range(len(text) + 1)
+    else:
+        widths = [_width(c) for c in text]
+        offsets = [0, *itertools.accumulate(widths)]  # type: ignore[assignment]
+    builder = _Builder()
+    pos = 0
+    for m in _escapes(text):
+        builder.plain(text[pos : m.start()], offsets[pos], widths[pos : m.start()])
+        kind, escaped, start = m.lastgroup, m.group(), offsets[m.start()]
+        if kind in ("url", "qp"):
+            for c in _hex_bytes(escaped).decode("utf-8", "surrogateescape"):
+                builder.add(fold(c), start, start + 3 * _width(c))
+                start += 3 * _width(c)
+        elif kind == "json" and escaped != "\\/":
+            for c, units in _json_chars(escaped):
+                builder.add(fold(c), start, start + 6 * units)
+                start += 6 * units
+        elif kind == "json":
+            builder.add("/", start, start + 2)
+        elif kind == "entity":
+            builder.add("".join(map(fold, html.unescape(escaped))), start, start + len(escaped))
+        elif kind == "plus":
+            builder.add(" ", start, start + 1)
+        # a quoted-printable soft line break is no character at all
+        pos = m.end()
+    builder.plain(text[pos:], offsets[pos], widths[pos:])
+    return builder.result()
+
+
+def readable(data: bytes) -> str:
+    """The bytes with escapes decoded but case and script kept, for NER (which needs capitals)."""
+    text = data.decode("utf-8", "replace")
+    parts, pos = [], 0
+    for m in _escapes(text):
+        kind, escaped = m.lastgroup, m.group()
+        parts.append(text[pos : m.start()])
+        if kind in ("url", "qp"):
+            parts.append(_hex_bytes(escaped).decode("utf-8", "replace"))
+        elif kind == "json":
+            parts.append("/" if escaped == "\\/" else "".join(c for c, _ in _json_chars(escaped)))
+        elif kind == "entity":
+            parts.append(html.unescape(escaped))
+        elif kind == "plus":
+            parts.append(" ")
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts)
