@@ -32,8 +32,7 @@ _ESCAPES = re.compile(
     r"(?P<url>(?:%[0-9A-Fa-f]{2})+)"
     r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
     r"|(?P<json>(?:\\u[0-9A-Fa-f]{4})+|\\/)"
-    r"|(?P<soft>=\r?\n)"
-    r"|(?P<qp>(?:=[0-9A-F]{2})+)"
+    r"|(?P<qp>(?:=[0-9A-F]{2}|=\r?\n)+)"
     r"|(?P<plus>\+)"
 )
 #: Quoted-printable shows itself by soft line breaks or by escaped UTF-8 sequences; without either,
@@ -139,8 +138,28 @@ def _json_chars(escaped: str) -> list[tuple[str, int]]:
     return chars
 
 
+_HEX_ESCAPE = re.compile(r"[%=]([0-9A-Fa-f]{2})")
+
+
 def _hex_bytes(escaped: str) -> bytes:
-    return bytes.fromhex(escaped.replace("%", "").replace("=", ""))
+    return bytes(int(h, 16) for h in _HEX_ESCAPE.findall(escaped))
+
+
+def _hex_chars(escaped: str, start: int) -> Iterator[tuple[str, int, int]]:
+    """The characters of a run of %XX or =XX escapes (quoted-printable soft line breaks may stand
+    between the escapes of one character), each with the [start, end) of its escapes."""
+    escapes = [(int(m.group(1), 16), start + m.start(), start + m.end()) for m in _HEX_ESCAPE.finditer(escaped)]
+    i = 0
+    while i < len(escapes):
+        lead = escapes[i][0]
+        size = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        group = escapes[i : i + size]
+        try:
+            c = bytes(b for b, _, _ in group).decode()
+        except UnicodeDecodeError:
+            group, c = group[:1], bytes([lead]).decode("utf-8", "surrogateescape")
+        yield c, group[0][1], group[-1][2]
+        i += len(group)
 
 
 def _plus_is_space(text: str, at: int) -> bool:
@@ -149,16 +168,16 @@ def _plus_is_space(text: str, at: int) -> bool:
     if at == 0 or not text[at - 1].isalnum():
         return False
     run = text[max(text.rfind(" ", 0, at), text.rfind("\n", 0, at), text.rfind('"', 0, at)) + 1 : at]
-    return "=" in run or "?" in run
+    return "=" in run or "?" in run or "%" in run
 
 
 def _escapes(text: str) -> Iterator[re.Match[str]]:
     """The escapes that really are escapes in this text."""
     quoted_printable = _QUOTED_PRINTABLE.search(text) is not None
     for m in _ESCAPES.finditer(text):
-        if m.lastgroup in ("soft", "qp") and not quoted_printable:
+        if m.lastgroup == "qp" and not quoted_printable:
             continue
-        if m.lastgroup == "plus" and not _plus_is_space(text, m.start()):
+        if m.lastgroup == "plus" and (quoted_printable or not _plus_is_space(text, m.start())):
             continue
         if m.lastgroup == "entity" and html.unescape(m.group()) == m.group():
             continue  # not an entity HTML knows: literal text
@@ -179,9 +198,8 @@ def decode(data: bytes) -> Decoded:
         builder.plain(text[pos : m.start()], offsets[pos], widths[pos : m.start()])
         kind, escaped, start = m.lastgroup, m.group(), offsets[m.start()]
         if kind in ("url", "qp"):
-            for c in _hex_bytes(escaped).decode("utf-8", "surrogateescape"):
-                builder.add(fold(c), start, start + 3 * _width(c))
-                start += 3 * _width(c)
+            for c, c_start, c_end in _hex_chars(escaped, start):
+                builder.add(fold(c), c_start, c_end)
         elif kind == "json" and escaped != "\\/":
             for c, units in _json_chars(escaped):
                 builder.add(fold(c), start, start + 6 * units)
@@ -192,7 +210,6 @@ def decode(data: bytes) -> Decoded:
             builder.add("".join(map(fold, html.unescape(escaped))), start, start + len(escaped))
         elif kind == "plus":
             builder.add(" ", start, start + 1)
-        # a quoted-printable soft line break is no character at all
         pos = m.end()
     builder.plain(text[pos:], offsets[pos], widths[pos:])
     return builder.result()

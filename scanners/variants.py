@@ -30,11 +30,11 @@ from dsr.subject import DEFAULT_PHONE_REGION, Identifier, IdentifierKind, Subjec
 from scanners.decoding import canonical
 
 _FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
-_PHONE_SEPARATORS = r"[-. ()]{0,3}"
-_AT = r"(?: ?@ ?| ?[\[({<] ?(?:at|@) ?[\])}>] ?| at )"
-_DOT = r"(?:\.| ?[\[({<] ?(?:dot|\.) ?[\])}>] ?| dot )"
-_LATIN_JOINER = r"(?: ?, ?|[ +]+|・)"
-_CJK_JOINER = r"(?: ?, ?|[ +・]*)"
+_PHONE_SEPARATORS = r"[-. ()+]{0,3}"
+_AT = r"(?:[ +]?@[ +]?|[ +]?[\[({<][ +]?(?:at|@)[ +]?[\])}>][ +]?|[ +]at[ +])"
+_DOT = r"(?:\.|[ +]?[\[({<][ +]?(?:dot|\.)[ +]?[\])}>][ +]?|[ +]dot[ +])"
+_LATIN_JOINER = r"(?:[ +]*,[ +]*|[ +]+|・)"
+_CJK_JOINER = r"(?:[ +]*,[ +]*|[ +・]*)"
 _NAME_TOKEN_SPLIT = re.compile(r"[ ,・]+")
 #: Bytes an encoded character may take (`%EF%BC%90` for one full-width digit is nine).
 MAX_BYTES_PER_CHAR = 9
@@ -148,7 +148,7 @@ def _encodings(form: str) -> set[str]:
 def anchor_forms(anchor: str) -> set[str]:
     """How a canonical anchor may stand in raw text, lower-cased (full-width upper case is folded
     by the prefilter)."""
-    plain = {anchor, full_width(anchor), *_kana_forms(anchor)}
+    plain = {anchor, *(full_width(case) for case in (anchor, anchor.upper(), anchor.title())), *_kana_forms(anchor)}
     return plain | {e for form in plain for e in _encodings(form)}
 
 
@@ -161,6 +161,5 @@ def like_fragments(subject: Subject) -> list[str]:
     """
     fragments: set[str] = set()
     for spelling in subject_spellings(subject):
-        forms = anchor_forms(spelling.anchor)
-        fragments |= forms | {full_width(spelling.anchor.upper())}
+        fragments |= anchor_forms(spelling.anchor)
     return sorted(fragments)
