@@ -8,15 +8,28 @@ running it, not what one might wish it did.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, insert
+from typer.testing import CliRunner
 
+from dsr.cli import app
+from dsr.discovery import discover
+from dsr.erasure import request_subject
+from dsr.export import REVIEW_TITLE, export_collection, write_manifest
+from dsr.plan import UNCONFIRMED_RULE, PlanStep, plan_erasure
+from dsr.requests import get_request
+from dsr.runtime import Runtime
 from dsr.subject import Identifier, IdentifierKind, Subject
 from scanners.engine import build_analyzer
 from scanners.matcher import BASE_CONFIDENCE, NAME_CONFIRMED, NAME_WITH_TITLE, REDACTION, SubjectMatcher, TextHit
 from scanners.others import MASK, mask_other_people
 from scanners.settings import ScannerConfig
+from tests import shop
 
 EMAIL = "taro.yamada@example.jp"
 PHONE = "090-1234-5678"
@@ -418,3 +431,58 @@ def test_a_failing_confirmation_keeps_the_candidate_unconfirmed_and_goes_on(anal
     assert "Taro" not in caplog.text and "KeyError" in caplog.text
     # Redaction leaves the unconfirmed candidate for the reviewer; the confirmed email goes.
     assert matcher.redact(text) == ("Attendees: Jiro Suzuki, Taro Yamada, Ken Mori. Reply to " + REDACTION, 1)
+
+
+# --------------------------------------------------------------------------- unconfirmed candidates reach the compliance officer
+
+
+ATTENDEES_NOTE = "Attendees: Ken Mori, Mika Tanaka, Jun Ito"  # a capitalised neighbour: only NER could tell
+JAPANESE_NOTE = "田中美香様より電話あり。ルーターの件。"
+
+
+def test_several_names_from_the_cli_and_unconfirmed_candidates_reach_plan_and_export(tmp_path: Path, sqlite_url: str, analyzer: object) -> None:
+    shop.load_main(sqlite_url)
+    side = f"sqlite:///{tmp_path / 'side.db'}"
+    shop.load_side(side)
+    engine = create_engine(side)
+    with engine.begin() as conn:
+        conn.execute(insert(shop.side_schema().tables["tickets"]), [
+            {"id": 5, "customer_ref": None, "contact_email": "ken@example.com", "notes": ATTENDEES_NOTE},
+            {"id": 6, "customer_ref": None, "contact_email": "desk@example.com", "notes": JAPANESE_NOTE},
+        ])
+    engine.dispose()
+    config = shop.write_config(tmp_path, {"main": sqlite_url, "side": side}, [shop.MAIN_DATASET, shop.SIDE_DATASET])
+    rt = Runtime.open(config, create_keys=True)
+    result = CliRunner().invoke(app, [
+        "request", "new", "--kind", "access", "--channel", "web", "--department", "Support Desk", "--requested-by", "clerk",
+        "--email", shop.SUBJECT["email"], "--name", "Mika Tanaka", "--name", "田中 美香", "--name", "タナカ ミカ", "--name", "mika tanaka",
+        "--verified-by", "officer", "--verification-method", "photo ID", "--config", str(config),
+    ])
+    assert result.exit_code == 0, result.output
+    request_id = result.stdout.strip()
+    subject = request_subject(rt, request_id)
+    assert sorted(i.value for i in subject.of_kind(IdentifierKind.NAME)) == ["mika tanaka", "タナカ ミカ", "田中 美香"]
+
+    matcher = SubjectMatcher(subject, BrokenAnalyzer(analyzer))
+    discovery = discover(rt.estate, rt.connector, subject, matcher)
+    (unconfirmed,) = discovery.unconfirmed()
+    assert (unconfirmed.system, unconfirmed.collection, unconfirmed.key, unconfirmed.field) == ("side", "tickets", (5,), "notes")
+    assert [ATTENDEES_NOTE[s:e] for _, s, e in unconfirmed.spans] == ["Mika Tanaka"]
+    assert {f.key for f in discovery.mentions("side", "tickets")} == {(4,), (6,)}  # 6: the kanji name, with 様
+
+    fks = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
+    plan = plan_erasure(rt.estate, request_id, dt.datetime.now(dt.UTC), discovery, fks)
+    assert PlanStep("side", "tickets", "review", ("notes",), 1, UNCONFIRMED_RULE) in plan.steps
+    redactions = [s for s in plan.steps if s.operation == "redact_span"]
+    assert [(s.collection, s.count) for s in redactions] == [("tickets", 2)]  # the unconfirmed row is not redacted
+
+    package = tmp_path / "package"
+    exported = export_collection(rt, package, discovery, matcher, "side", "tickets")
+    assert exported.unconfirmed == 1
+    with rt.sessions() as session:
+        write_manifest(rt, get_request(session, request_id), package, [exported])
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert manifest["review"] == {"title": REVIEW_TITLE, "collections": [{"system": "side", "collection": "tickets", "candidates": 1}]}
+    assert "candidates we could not confirm, for review" in (package / "report.html").read_text()
+    exported_texts = json.loads((package / "data" / "side.tickets.mentions.json").read_text())
+    assert not any("Jun Ito" in m["text"] for m in exported_texts)  # an unconfirmed candidate is not exported as the subject's
