@@ -16,8 +16,8 @@ into the same form with `canonical()`, so both sides compare alike.
 
 from __future__ import annotations
 
+import bisect
 import html
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -63,56 +63,106 @@ def fold(c: str) -> str:
     return folded
 
 
+_TRANSLATE = {**dict.fromkeys(map(ord, DASHES), "-"), ord("\t"): " ", **{c: c + 0x60 for c in _HIRAGANA}}
+_FORMAT_CHARACTERS = re.compile("[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Canonical characters from `cstart` on, and where their bytes are: one to one with `source`
+    (from byte `offset`), or listed in `starts`/`ends` (escapes, characters NFKC joins or splits)."""
+
+    cstart: int
+    offset: int
+    source: str | None = None
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def bytes_of(self, i: int) -> tuple[int, int]:
+        k = i - self.cstart
+        if self.source is None:
+            return self.starts[k], self.ends[k]  # type: ignore[index]
+        start = self.offset + len(self.source[:k].encode("utf-8", "surrogateescape"))
+        return start, start + len(self.source[k].encode("utf-8", "surrogateescape"))
+
+
 @dataclass(frozen=True)
 class Decoded:
-    """Canonical text and, for each of its characters, the [start, end) of the bytes it came from."""
+    """Canonical text, and for each of its characters the [start, end) of the bytes it came from."""
 
     text: str
-    starts: list[int]
-    ends: list[int]
+    segments: list[_Segment]
+    cstarts: list[int]  # where each segment starts in the text
+
+    def bytes_of(self, i: int) -> tuple[int, int]:
+        """The bytes behind canonical character i."""
+        return self.segments[bisect.bisect_right(self.cstarts, i) - 1].bytes_of(i)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The bytes behind canonical characters [start, end)."""
-        return self.starts[start], self.ends[end - 1]
+        return self.bytes_of(start)[0], self.bytes_of(end - 1)[1]
 
 
 class _Builder:
+    """Canonical text built piece by piece: whole runs of plain text at C speed, one to one with their
+    bytes; escapes (and the rare characters NFKC joins or splits) character by character."""
+
     def __init__(self) -> None:
-        self.chars: list[str] = []
-        self.starts: list[int] = []
-        self.ends: list[int] = []
+        self.parts: list[str] = []
+        self.length = 0
+        self.segments: list[_Segment] = []
+        self._chars: list[str] = []  # the open character-by-character segment
+        self._starts: list[int] = []
+        self._ends: list[int] = []
 
     def add(self, chars: str, start: int, end: int) -> None:
         for c in chars:
-            if c in _VOICING_MARKS and self.chars:  # ﾀﾞ: a half-width kana and its mark make one character
-                composed = unicodedata.normalize("NFC", self.chars[-1] + c)
+            if c in _VOICING_MARKS and self._chars:  # ﾀﾞ: a half-width kana and its mark make one character
+                composed = unicodedata.normalize("NFC", self._chars[-1] + c)
                 if len(composed) == 1:
-                    self.chars[-1] = fold(composed)
-                    self.ends[-1] = end
+                    self._chars[-1] = fold(composed)
+                    self._ends[-1] = end
                     continue
-            self.chars.append(c)
-            self.starts.append(start)
-            self.ends.append(end)
+            self._chars.append(c)
+            self._starts.append(start)
+            self._ends.append(end)
 
-    def plain(self, text: str, offset: int, widths: list[int]) -> None:
-        """Characters without escapes; `widths` are their sizes in bytes, from `offset`."""
-        if text.isascii():
-            self.chars.extend(text.lower().replace("\t", " "))
-            self.starts.extend(range(offset, offset + len(text)))
-            self.ends.extend(range(offset + 1, offset + len(text) + 1))
+    def _close(self) -> None:
+        if self._chars:
+            self.segments.append(_Segment(self.length, 0, None, self._starts, self._ends))
+            self.parts.append("".join(self._chars))
+            self.length += len(self._chars)
+            self._chars, self._starts, self._ends = [], [], []
+
+    def plain(self, text: str, offset: int) -> None:
+        """A run of text without escapes, its first byte at `offset`."""
+        if not text:
             return
-        for c, width in zip(text, widths):
-            self.add(fold(c), offset, offset + width)
-            offset += width
+        if text.isascii():
+            folded = text.lower().replace("\t", " ")
+        else:
+            folded = unicodedata.normalize("NFKC", text).lower()
+            if len(folded) != len(text) or _FORMAT_CHARACTERS.search(text):
+                for c in text:
+                    width = _width(c)
+                    self.add(fold(c), offset, offset + width)
+                    offset += width
+                return
+            folded = folded.translate(_TRANSLATE)
+        self._close()
+        self.segments.append(_Segment(self.length, offset, text))
+        self.parts.append(folded)
+        self.length += len(folded)
 
     def result(self) -> Decoded:
-        return Decoded("".join(self.chars), self.starts, self.ends)
+        self._close()
+        return Decoded("".join(self.parts), self.segments, [seg.cstart for seg in self.segments])
 
 
 def canonical(text: str) -> str:
     """An identifier (or any text without escapes) in canonical form."""
     builder = _Builder()
-    builder.plain(text, 0, [1] * len(text))
+    builder.plain(text, 0)
     return builder.result().text
 
 
@@ -184,34 +234,36 @@ def _escapes(text: str) -> Iterator[re.Match[str]]:
         yield m
 
 
+def _byte_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
 def decode(data: bytes) -> Decoded:
     """The canonical form of UTF-8 bytes that may hold URL, HTML, JSON or quoted-printable escapes."""
     text = data.decode("utf-8", "surrogateescape")
-    if text.isascii():
-        widths, offsets = [1] * len(text), range(len(text) + 1)
-    else:
-        widths = [_width(c) for c in text]
-        offsets = [0, *itertools.accumulate(widths)]  # type: ignore[assignment]
     builder = _Builder()
-    pos = 0
+    pos, offset = 0, 0  # offset: the byte where text[pos] starts
     for m in _escapes(text):
-        builder.plain(text[pos : m.start()], offsets[pos], widths[pos : m.start()])
-        kind, escaped, start = m.lastgroup, m.group(), offsets[m.start()]
+        plain = text[pos : m.start()]
+        builder.plain(plain, offset)
+        start = offset + _byte_length(plain)
+        kind, escaped = m.lastgroup, m.group()  # escapes are ASCII: a byte a character
         if kind in ("url", "qp"):
             for c, c_start, c_end in _hex_chars(escaped, start):
                 builder.add(fold(c), c_start, c_end)
         elif kind == "json" and escaped != "\\/":
+            at = start
             for c, units in _json_chars(escaped):
-                builder.add(fold(c), start, start + 6 * units)
-                start += 6 * units
+                builder.add(fold(c), at, at + 6 * units)
+                at += 6 * units
         elif kind == "json":
             builder.add("/", start, start + 2)
         elif kind == "entity":
             builder.add("".join(map(fold, html.unescape(escaped))), start, start + len(escaped))
-        elif kind == "plus":
+        else:  # a + that is a space in a URL query
             builder.add(" ", start, start + 1)
-        pos = m.end()
-    builder.plain(text[pos:], offsets[pos], widths[pos:])
+        pos, offset = m.end(), start + len(escaped)
+    builder.plain(text[pos:], offset)
     return builder.result()
 
 

@@ -40,6 +40,7 @@ REDACTION = "[redacted]"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _FULL_WIDTH_UPPER = re.compile(rb"\xef\xbc([\xa1-\xba])")
 _SOFT_LINE_BREAK = re.compile(rb"=\r?\n")
+_ESCAPE_BYTES = re.compile(rb"[%&\\=]")  # what starts an escape that takes more bytes than its character
 WINDOW = 60  # characters of context spaCy sees on each side of a name candidate
 EDGE = 16  # bytes a match must keep from a window's edge that is not the data's (its neighbours are unknown there)
 NER_CACHE = 4096  # distinct windows whose NER result is kept
@@ -172,11 +173,19 @@ class SubjectMatcher:
         self.min_confidence = {**DEFAULT_MIN_CONFIDENCE, **(min_confidence or {})}
         self.failures = 0  # candidates whose confirmation failed (kept, unconfirmed)
         self._people: dict[str, list[tuple[int, int]]] = {}
-        anchors = sorted({form.encode() for s in self.spellings for form in anchor_forms(s.anchor)})
+        owners: dict[bytes, list[Spelling]] = {}
+        for spelling in self.spellings:
+            for form in anchor_forms(spelling.anchor):
+                owners.setdefault(form.encode(), []).append(spelling)
+        anchors = sorted(owners)
+        #: For each anchor, for each spelling it belongs to, for each companion: its surface forms.
+        self._needs = [[[[f.encode() for f in anchor_forms(c)] for c in s.companions] for s in owners[a]] for a in anchors]
         # Leftmost-first lets the automaton use its SIMD prefilter (~13 GB/s against ~0.5 for overlapping).
         self._anchors = ahocorasick_rs.BytesAhoCorasick(anchors, matchkind=ahocorasick_rs.MatchKind.LeftmostFirst, implementation=ahocorasick_rs.Implementation.DFA)
-        #: Bytes around an anchor that may belong to its mention (encoded), with room for the boundary check.
+        #: Bytes around an anchor that may belong to its mention (encoded), with room for the boundary
+        #: check; and around one with no escape nearby (UTF-8 takes at most 4 bytes a character).
         self.reach = MAX_BYTES_PER_CHAR * max(s.longest for s in self.spellings) + 2 * EDGE
+        self._plain_reach = 4 * max(s.longest for s in self.spellings) + 2 * EDGE
 
     def like_fragments(self) -> list[str]:
         return like_fragments(self.subject)
@@ -232,25 +241,33 @@ class SubjectMatcher:
     # ---------------------------------------------------------------- matching
 
     def _anchor_spans(self, data: bytes) -> list[tuple[int, int]]:
-        """Where the anchors are in the data; through quoted-printable soft line breaks too."""
+        """Where the anchors stand with their companions near (within reach); through
+        quoted-printable soft line breaks too."""
         lowered = _fold_full_width_upper(data.lower())
         breaks = [m.start() for m in _SOFT_LINE_BREAK.finditer(lowered)] if b"=\n" in lowered else []
+        searched = _SOFT_LINE_BREAK.sub(b"", lowered) if breaks else lowered
+        found = []
+        for index, start, end in self._anchors.find_matches_as_indexes(searched):
+            near = searched[max(0, start - self.reach) : end + self.reach]
+            if any(all(any(form in near for form in forms) for forms in companions) for companions in self._needs[index]):
+                found.append((start, end))
         if not breaks:
-            return [(s, e) for _, s, e in self._anchors.find_matches_as_indexes(lowered)]
+            return found
         removed = [0, *itertools.accumulate(lowered[b : b + 3].index(b"\n") + 1 for b in breaks)]
-        joined = _SOFT_LINE_BREAK.sub(b"", lowered)
-        kept_starts = [b - removed[i] for i, b in enumerate(breaks)]  # where each break was, in the joined bytes
+        kept_starts = [b - removed[i] for i, b in enumerate(breaks)]  # where each break was, in the searched bytes
 
         def back(i: int) -> int:
             return i + removed[bisect.bisect_right(kept_starts, i)]
 
-        return [(back(s), back(e)) for _, s, e in self._anchors.find_matches_as_indexes(joined)]
+        return [(back(s), back(e)) for s, e in found]
 
     def _candidates(self, data: bytes, complete: bool) -> list[_Candidate]:
         """Every spelling matched in the windows around the anchors, leftmost-longest, bounded; by start."""
         windows: list[list[int]] = []
         for start, end in self._anchor_spans(data):
             lo, hi = max(0, start - self.reach), min(len(data), end + self.reach)
+            if not _ESCAPE_BYTES.search(data, lo, hi):  # plain text: the mention is near
+                lo, hi = max(0, start - self._plain_reach), min(len(data), end + self._plain_reach)
             if windows and lo <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], hi)
             else:
@@ -365,7 +382,8 @@ def _name_context(candidate: _Candidate, data: bytes) -> str:
     def capitalised(word: str, at: int) -> bool:
         if len(word) < 2 or _cjk(word[0]):
             return False
-        raw = data[candidate.window_start + decoded.starts[at] : candidate.window_start + decoded.ends[at]]
+        start, end = decoded.bytes_of(at)
+        raw = data[candidate.window_start + start : candidate.window_start + end]
         return readable(raw)[:1].isupper()
 
     if capitalised(before, j) or capitalised(after, k):

@@ -12,9 +12,11 @@ here only has to say what varies after that:
 - customer numbers and addresses: as given, spaces free.
 
 Each identifier also has an anchor: a short canonical substring that every spelling contains
-(the phone's last four digits, the longest run of letters). Its surface forms (full-width,
-hiragana, half-width katakana, and URL/HTML/JSON/quoted-printable encodings of each) are what the
-byte-level prefilter looks for; only the few bytes around them are decoded.
+(the phone's last four digits, the longest run of letters), and companions, the other parts every
+spelling holds too (a name's other tokens, an email's other words). The surface forms of both
+(full-width, hiragana, half-width katakana, and URL/HTML/JSON/quoted-printable encodings of each)
+are what the byte-level prefilter looks for: only the few bytes around an anchor with its
+companions nearby are decoded (a common surname alone opens nothing).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Spelling:
     pattern: re.Pattern[str]
     anchor: str
     longest: int  # canonical characters of the longest spelling the pattern can match, roughly
+    companions: tuple[str, ...] = ()  # other canonical parts every spelling holds too (the given name, the domain)
 
 
 def full_width(text: str) -> str:
@@ -66,14 +69,20 @@ def _phone(identifier: Identifier) -> Spelling:
     trunk = national[: len(national) - len(significant)]  # '0' in Japan, '' in Hong Kong
     international = rf"(?:(?:\+|00|010) ?)?\(?\+?{country}\)?{_PHONE_SEPARATORS}" + (rf"(?:\({trunk}\)|{trunk})?{_PHONE_SEPARATORS}" if trunk else "")
     pattern = rf"{international}{_digits(significant)}|\(?{_digits(national)}"
-    return Spelling(identifier, re.compile(pattern), significant[-4:], 3 * len(national) + 16)
+    groups = re.findall(r"\d+", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    # The subscriber's last group is the anchor; the group before it, written whole in every usual
+    # grouping (090-1234-5678, 09012345678, +81 90 1234 5678), is its companion.
+    companions = (groups[-2],) if len(groups) >= 3 and len(groups[-2]) >= 3 else ()
+    return Spelling(identifier, re.compile(pattern), groups[-1] if len(groups[-1]) >= 4 else significant[-4:], 3 * len(national) + 16, companions)
 
 
 def _email(identifier: Identifier) -> Spelling:
     local, _, domain = canonical(identifier.value).rpartition("@")
     pattern = _AT.join(_DOT.join(map(re.escape, part.split("."))) for part in (local, domain))
     runs = re.findall(r"[^\W_]+", local) or re.findall(r"[^\W_]+", domain)
-    return Spelling(identifier, re.compile(pattern), max(runs, key=len), len(identifier.value) + 7 * identifier.value.count(".") + 8)
+    anchor = max(runs, key=len)
+    companions = tuple(sorted({r for r in re.findall(r"[^\W_]+", f"{local} {domain}") if len(r) >= 3} - {anchor}))
+    return Spelling(identifier, re.compile(pattern), anchor, len(identifier.value) + 7 * identifier.value.count(".") + 8, companions)
 
 
 def _is_cjk(token: str) -> bool:
@@ -85,7 +94,9 @@ def _name(identifier: Identifier) -> Spelling:
     joiner = _CJK_JOINER if all(map(_is_cjk, tokens)) else _LATIN_JOINER
     orders = itertools.permutations(tokens) if len(tokens) <= 3 else (tokens, tokens[::-1])
     pattern = "|".join(joiner.join(map(re.escape, order)) for order in sorted(set(orders), key=lambda o: [-len(t) for t in o]))
-    return Spelling(identifier, re.compile(pattern), max(tokens, key=len), sum(map(len, tokens)) + 3 * len(tokens))
+    anchor = max(tokens, key=len)
+    companions = tuple(t for t in tokens if t != anchor)
+    return Spelling(identifier, re.compile(pattern), anchor, sum(map(len, tokens)) + 3 * len(tokens), companions)
 
 
 def _literal(identifier: Identifier) -> Spelling:

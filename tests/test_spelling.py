@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from dsr.subject import Identifier, Subject
-from scanners.decoding import canonical, decode
+from scanners.decoding import decode
 from scanners.matcher import REDACTION, SubjectMatcher
 
 SUBJECT = Subject(
@@ -81,7 +81,7 @@ def _html(text: str) -> str:
     return html.escape(text).replace("@", "&#64;").encode("ascii", "xmlcharrefreplace").decode()
 
 
-def _qp_word(text: str) -> str:
+def qp_word(text: str) -> str:
     """Quoted-printable (RFC 2045) of one mention, with a soft line break inside it, as long lines get."""
     encoded = "".join(chr(b) if 32 <= b <= 126 and b != 61 else f"={b:02X}" for b in text.encode())
     middle = len(encoded) // 2
@@ -96,7 +96,7 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "url-percent": lambda s: urllib.parse.quote(s, safe=""),
     "html": _html,
     "json": lambda s: json.dumps(s)[1:-1],
-    "quoted-printable": _qp_word,
+    "quoted-printable": qp_word,
 }
 #: Where an encoded mention stands: prose, a log line, an access log's query, a CSV cell, an HTML page, a JSON event.
 CONTEXTS = [
@@ -203,7 +203,7 @@ def test_look_alikes_are_never_matched_in_any_encoding_or_context(matcher: Subje
 def test_decoding_into_the_canonical_form_maps_every_character_back_to_its_bytes(raw: bytes, text: str) -> None:
     decoded = decode(raw)
     assert decoded.text == text
-    assert len(decoded.starts) == len(decoded.ends) == len(text)
-    for i, c in enumerate(text):  # each canonical character is what its bytes decode to
-        assert canonical(decode(raw[decoded.starts[i] : decoded.ends[i]]).text) == canonical(c) or c == " "
-    assert decoded.starts == sorted(decoded.starts)
+    spans = [decoded.bytes_of(i) for i in range(len(text))]
+    for c, (start, end) in zip(text, spans):  # each canonical character is what its bytes decode to
+        assert decode(raw[start:end]).text == c or c == " "
+    assert spans == sorted(spans) and all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
