@@ -68,7 +68,7 @@ def _phone(identifier: Identifier) -> Spelling:
     country = str(number.country_code)
     trunk = national[: len(national) - len(significant)]  # '0' in Japan, '' in Hong Kong
     international = rf"(?:(?:\+|00|010) ?)?\(?\+?{country}\)?{_PHONE_SEPARATORS}" + (rf"(?:\({trunk}\)|{trunk})?{_PHONE_SEPARATORS}" if trunk else "")
-    pattern = rf"{international}{_digits(significant)}|\(?{_digits(national)}"
+    pattern = rf"(?=[\d+(])(?:{international}{_digits(significant)}|\(?{_digits(national)})"  # the lookahead: tried where a number can start
     groups = re.findall(r"\d+", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
     # The subscriber's last group is the anchor; the group before it, written whole in every usual
     # grouping (090-1234-5678, 09012345678, +81 90 1234 5678), is its companion.
