@@ -430,3 +430,52 @@ def test_a_200_mb_object_streams_in_bounded_memory(matcher: SubjectMatcher) -> N
         f"\n{total / 1e6:.0f} MB: scan {total / 1e6 / scanned:.0f} MB/s (peak {scan_peak / 1e6:.1f} MB), "
         f"rewrite {total / 1e6 / rewritten:.0f} MB/s (peak {rewrite_peak / 1e6:.1f} MB)"
     )
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_json_nested_to_the_recursion_limit_is_redacted_or_skipped_under_a_deep_caller(matcher: SubjectMatcher) -> None:
+    """A caller deep in its own stack (a task runner, a connector) leaves the JSON encoder less room
+    than the parser had: the document is then skipped with a reason, never a RecursionError."""
+
+    def outcomes(frames: int) -> list[str]:
+        if frames:
+            return outcomes(frames - 1)
+        results = []
+        for depth in range(900, 1000, 5):
+            for fmt, sep in (("json", "\n"), ("json", ""), ("jsonl", "")):
+                doc = (("[" + sep) * depth + f'"{PHONE}"' + "]" * depth).encode()
+                try:
+                    data, count = _rewritten(doc, fmt, matcher)
+                except SkippedObject as skipped:
+                    results.append(skipped.reason)
+                else:
+                    assert count == 1 and PHONE.encode() not in data and REDACTION.encode() in data
+                    results.append("redacted")
+        return results
+
+    for frames in (0, 150):
+        found = set(outcomes(frames))
+        assert found <= {"redacted", "JSON document nested too deeply"}
+        assert "redacted" in found
+
+
+def test_gzip_corrupted_after_the_sniffed_head_is_skipped_by_every_reader(matcher: SubjectMatcher) -> None:
+    packed = bytearray(gzip.compress(LOG * 4000))
+    packed[len(packed) * 3 // 4] ^= 0xFF  # past the first 8 KiB of decoded text
+    for fmt in ("text", "csv", "jsonl", "json"):
+        with pytest.raises(SkippedObject) as read:
+            list(iter_records(io.BytesIO(bytes(packed)), fmt))  # type: ignore[arg-type]
+        with pytest.raises(SkippedObject) as rewritten:
+            _rewritten(bytes(packed), fmt, matcher)
+        assert read.value.reason == rewritten.value.reason == "corrupt gzip stream"
+
+
+def test_nul_bytes_and_broken_utf8_after_the_head_do_not_stop_a_log(matcher: SubjectMatcher) -> None:
+    data = b"ok\n" * 4000 + b"bad \x00 byte and \xff\xfe here\n" + f"contact {EMAIL}\n".encode()
+    records = list(iter_records(io.BytesIO(data), "text"))
+    assert records[4000].text == "bad \x00 byte and \ufffd\ufffd here"
+    assert [r.line for r in matching_records(io.BytesIO(data), "text", matcher.mentions)] == [4002]
+    out, count = _rewritten(data, "text", matcher)
+    assert count == 1 and out == data.replace(EMAIL.encode(), REDACTION.encode())

@@ -5,9 +5,10 @@ context words and the validation that keeps look-alikes out (check digits, phone
 class is listed in RECOGNIZERS under its class name, and scanners.yaml switches them on by that
 name in its `custom:` list (scanners.engine.build_analyzer adds them to Presidio's registry).
 
-Identifiers that are mostly digits (My Number, a bare Hong Kong number, a postcode without 〒)
-are reported only next to a context word. Those recognizers look for the word themselves, in the
-characters before the match, instead of relying on Presidio's lemma-based context enhancer: it
+Identifiers that are mostly digits (My Number, a bare Hong Kong number, a postcode without 〒, a
+Japanese number written as a bare run of digits) are reported only next to a context word. Those
+recognizers look for the word themselves, in the characters on either side of the match
+(scanners.recognizers.context), instead of relying on Presidio's lemma-based context enhancer: it
 never matches multi-word context ("my number", "Hong Kong"), matches substrings ('tel' in 'hotel',
 'hk' in 'HKT') and sees Japanese text without spaces as one token, so it would both miss context
 and find context that is not there.

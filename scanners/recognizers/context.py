@@ -1,9 +1,14 @@
-"""Context decided by the recognizer itself, on the raw text.
+"""Context decided by the recognizer itself, on the raw text, on both sides of a candidate.
 
 Presidio's lemma-based context enhancer cannot require context reliably: it never matches a
 multi-word context ("my number", "Hong Kong"), it matches substrings ("hk" in "HKT", "tel" in
-"hotel"), and in Japanese text without spaces a whole clause is one token. Recognizers whose
-findings only count next to a context word subclass this instead.
+"hotel"), and in Japanese text without spaces a whole clause is one token, so 携帯090... or
+090...（携帯） never meets its context word. Recognizers whose findings only count next to a context
+word subclass this instead.
+
+The window is measured in characters, not tokens, for the same reason: CONTEXT_WINDOW characters
+before the candidate and as many after it (a form writes "電話番号：", a note "... (mobile)"),
+normalised with NFKC so that full-width ＴＥＬ is TEL.
 """
 
 from __future__ import annotations
@@ -15,43 +20,88 @@ from typing import Any, ClassVar
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-CONTEXT_WINDOW = 30  # characters before a match searched for a context word
+from scanners.settings import CONTEXT_WINDOW
+
+#: What may not touch an identifier on either side: a Latin letter or a digit (ASCII or
+#: full-width) makes it part of a longer code (ORD0901234567890, AB123-4567); kana and kanji may
+#: (電話090-1234-5678 is written without a space).
+ALNUM = "0-9A-Za-z０-９Ａ-Ｚａ-ｚ"
+DIGIT = "[0-9０-９]"
+#: Dashes, hyphens and minus signs Japanese and Chinese text puts between digit groups (U+2010-2015,
+#: U+2212, full-width, the long-vowel marks ー/ｰ typed for a dash), for use inside a [...] class.
+HYPHENS = "\\-\u2010-\u2015\u2212－ー\uff70"
+#: HYPHENS, and the dots some write between the groups of a phone number instead.
+DASHES = HYPHENS + ".．"
+FULL_STOPS = ("。", "｡")  # ideographic and half-width: where a Japanese sentence, and its context, ends
 
 
 class ContextScoredRecognizer(PatternRecognizer):
     """A pattern recognizer whose score rises to SCORE_WITH_CONTEXT when a CONTEXT word stands
-    within CONTEXT_WINDOW characters before the match; the base scores stay low otherwise."""
+    within `context_window` characters before or after the match; the patterns' own scores are
+    what a match gets without one (below the default threshold for bare digit runs)."""
 
     ENTITY: ClassVar[str]
     PATTERNS: ClassVar[list[Pattern]]
     CONTEXT: ClassVar[list[str]]
     SCORE_WITH_CONTEXT: ClassVar[float]
 
-    def __init__(self, supported_language: str = "en", **kwargs: Any) -> None:
+    def __init__(self, supported_language: str = "en", context_window: int = CONTEXT_WINDOW, **kwargs: Any) -> None:
         kwargs.setdefault("patterns", list(self.PATTERNS))
         kwargs.setdefault("context", list(self.CONTEXT))
         super().__init__(supported_entity=self.ENTITY, supported_language=supported_language, **kwargs)
+        self.context_window = context_window
         self._context_re = context_regex(self.context)
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None, regex_flags: int | None = None) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         for result in results:
-            before = unicodedata.normalize("NFKC", text[max(0, result.start - CONTEXT_WINDOW) : result.start])
-            if result.score < self.SCORE_WITH_CONTEXT and (found := self._context_re.search(before)):
+            result.score = self.score_without_context(text[result.start : result.end], result.score)
+            if result.score < self.SCORE_WITH_CONTEXT and (word := self.context_word(text, result.start, result.end)):
                 result.score = self.SCORE_WITH_CONTEXT
-                result.analysis_explanation.set_supportive_context_word(found.group())
+                result.analysis_explanation.set_supportive_context_word(word)
                 result.analysis_explanation.set_improved_score(result.score)
             # Context was decided here: keep Presidio's lemma enhancer from adding its own boost.
             result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return results
 
+    def score_without_context(self, matched: str, score: float) -> float:
+        """What a valid match scores before context is looked for: its pattern's score, unless a
+        recognizer knows more from the matched text itself."""
+        return score
+
+    def context_word(self, text: str, start: int, end: int) -> str | None:
+        """The context word nearest the match, lying wholly within the window on either side.
+
+        Each side is read with one character more beyond the window, so that a Latin word cut
+        by the window's edge is judged with its true neighbour ('tel' at the edge of '...hotel').
+        The window stops at a Japanese full stop (。): the next sentence is about something else.
+        """
+        lo, hi = max(0, start - self.context_window), end + self.context_window
+        # A Japanese full stop ends the sentence: a word beyond it is about something else.
+        if (stop := max(text.rfind(mark, lo, start) for mark in FULL_STOPS)) >= 0:
+            lo = stop + 1
+        hi = min((i for mark in FULL_STOPS if (i := text.find(mark, end, hi)) >= 0), default=hi)
+        lead = unicodedata.normalize("NFKC", text[max(0, lo - 1) : lo])
+        before = lead + unicodedata.normalize("NFKC", text[lo:start])
+        after = unicodedata.normalize("NFKC", text[end:hi])
+        trail = unicodedata.normalize("NFKC", text[hi : hi + 1])
+        nearest_before = None
+        for found in self._context_re.finditer(before):
+            if found.start() >= len(lead):
+                nearest_before = found
+        nearest_after = next((found for found in self._context_re.finditer(after + trail) if found.end() <= len(after)), None)
+        if nearest_before and (nearest_after is None or len(before) - nearest_before.end() <= nearest_after.start()):
+            return nearest_before.group()
+        return nearest_after.group() if nearest_after else None
+
 
 def context_regex(words: list[str]) -> re.Pattern[str]:
-    """Context words as one regex: case-insensitive, any spacing inside, whole words for Latin ones."""
+    """Context words as one regex: case-insensitive, any spacing inside, whole words for Latin ones
+    ('tel' is not in 'hotel', 'hk' not in 'HKT'; a plural s is allowed)."""
     parts = []
-    for word in words:
-        body = r"[\s_-]*".join(re.escape(unicodedata.normalize("NFKC", w)) for w in word.split())
-        head = r"(?<![a-z])" if word[0].isascii() else ""
-        tail = r"s?(?![a-z])" if word[-1].isascii() else ""
+    for word in sorted({unicodedata.normalize("NFKC", w).strip() for w in words if w.strip()}, key=len, reverse=True):
+        body = r"[\s_\-]*".join(re.escape(piece) for piece in word.split())
+        head = r"(?<![a-z])" if word[0].isascii() and word[0].isalnum() else ""
+        tail = r"s?(?![a-z])" if word[-1].isascii() and word[-1].isalnum() else ""
         parts.append(head + body + tail)
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return re.compile("|".join(parts) or "(?!)", re.IGNORECASE)

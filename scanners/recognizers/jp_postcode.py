@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from presidio_analyzer import Pattern
 
-from scanners.recognizers.context import ContextScoredRecognizer
+from scanners.recognizers.context import ALNUM, DIGIT, HYPHENS, ContextScoredRecognizer
+
+_END = f"(?![{ALNUM}]|[{HYPHENS}]{DIGIT})"
+_START = f"(?<![{ALNUM}]|{DIGIT}[{HYPHENS}])"
 
 
 class JpPostcodeRecognizer(ContextScoredRecognizer):
@@ -12,15 +15,15 @@ class JpPostcodeRecognizer(ContextScoredRecognizer):
 
     After 〒 the format is unambiguous. A bare NNN-NNNN is just as likely an order or ticket
     number, so it is reported only when a context word (郵便番号, postcode, zip, 〒) stands within
-    CONTEXT_WINDOW characters before it; that test runs here on the raw text, since Presidio's lemma
+    the context window on either side; that test runs here on the raw text, since Presidio's lemma
     enhancer misses multi-word context ("postal code") and splits Japanese text only at spaces.
     """
 
     ENTITY = "JP_POSTCODE"
     PATTERNS = [
-        Pattern("postcode after 〒", r"(?<=〒[ 　]?)[0-9０-９]{3}[-‐−－ー]?[0-9０-９]{4}(?![0-9０-９])", 0.9),
-        Pattern("postcode (NNN-NNNN)", r"(?<![0-9０-９][-‐−－ー]?)[0-9０-９]{3}[-‐−－ー][0-9０-９]{4}(?![-‐−－ー]?[0-9０-９])", 0.2),
-        Pattern("postcode (7 digits)", r"(?<![0-9０-９])[0-9０-９]{7}(?![0-9０-９])", 0.1),
+        Pattern("postcode after 〒", f"(?<=〒[ 　]?){DIGIT}{{3}}[{HYPHENS}]?{DIGIT}{{4}}{_END}", 0.9),
+        Pattern("postcode (NNN-NNNN)", f"{_START}{DIGIT}{{3}}[{HYPHENS}]{DIGIT}{{4}}{_END}", 0.2),
+        Pattern("postcode (7 digits)", f"{_START}{DIGIT}{{7}}{_END}", 0.1),
     ]
-    CONTEXT = ["郵便番号", "〒", "postcode", "postal code", "post code", "zip", "zip code"]
+    CONTEXT = ["郵便番号", "郵便", "〒", "postcode", "postal code", "post code", "zip", "zip code", "zipcode"]
     SCORE_WITH_CONTEXT = 0.7

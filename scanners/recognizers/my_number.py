@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from presidio_analyzer import Pattern
 
-from scanners.recognizers.context import ContextScoredRecognizer
+from scanners.recognizers.context import ALNUM, DIGIT, HYPHENS, ContextScoredRecognizer
+from scanners.recognizers.phone_plan import digits_of
 
 
 def check_digit(first_eleven: str) -> int:
@@ -21,7 +20,7 @@ class MyNumberRecognizer(ContextScoredRecognizer):
 
     Any 12-digit run (order, account, tracking numbers) has a 1-in-10 chance of a valid check
     digit, so the check digit only rejects; a match is reported only when a context word stands
-    within CONTEXT_WINDOW characters before it. That test is done here, on the raw text, because
+    within the context window before or after it (マイナンバー：…, …（個人番号）). That test is done here, on the raw text, because
     Presidio's lemma enhancer cannot do it reliably: it never matches multi-word context
     ("my number") and, in Japanese text without spaces, treats a whole clause as one token.
     """
@@ -31,7 +30,7 @@ class MyNumberRecognizer(ContextScoredRecognizer):
     PATTERNS = [
         Pattern(
             "my number (12 digits, 4-4-4)",
-            r"(?<![0-9０-９][-‐−－ー 　]?)[0-9０-９]{4}([-‐−－ー 　]?)[0-9０-９]{4}\1[0-9０-９]{4}(?![-‐−－ー 　]?[0-9０-９])",
+            f"(?<![{ALNUM}]|{DIGIT}[{HYPHENS} 　]){DIGIT}{{4}}([{HYPHENS} 　]?){DIGIT}{{4}}\\1{DIGIT}{{4}}(?![{ALNUM}]|[{HYPHENS} 　]{DIGIT})",
             0.2,
         ),
     ]
@@ -39,5 +38,5 @@ class MyNumberRecognizer(ContextScoredRecognizer):
     SCORE_WITH_CONTEXT = 0.85
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        digits = "".join(ch for ch in unicodedata.normalize("NFKC", pattern_text) if ch.isdigit())
+        digits = digits_of(pattern_text)
         return len(digits) != 12 or set(digits) == {"0"} or int(digits[-1]) != check_digit(digits[:11])
