@@ -32,6 +32,7 @@ import ahocorasick_rs
 
 from dsr.subject import Identifier, IdentifierKind, Subject
 from scanners.decoding import Decoded, canonical, decode, readable
+from scanners.engine import Analysis
 from scanners.variants import MAX_BYTES_PER_CHAR, Spelling, anchor_forms, like_fragments, subject_spellings
 
 log = logging.getLogger(__name__)
@@ -317,10 +318,11 @@ class SubjectMatcher:
                 try:
                     verdict = self._ner(candidate, data)
                 except Exception as exc:  # noqa: BLE001 - one candidate's failure must not end the request
-                    failure = failure_of(exc)
+                    verdict = failure_of(exc)
+                if isinstance(verdict, str):
                     self.failures += 1
-                    log.warning("confirming a %s candidate failed (%s): kept for review", identifier.kind.value, failure)
-                    return TextHit(candidate.start, candidate.end, identifier, confidence, False, line, failure)
+                    log.warning("confirming a %s candidate failed (%s): kept for review", identifier.kind.value, verdict)
+                    return TextHit(candidate.start, candidate.end, identifier, confidence, False, line, verdict)
                 if verdict is None:
                     return None  # part of another person's name
                 confidence, confirmed = verdict
@@ -330,9 +332,11 @@ class SubjectMatcher:
             return None
         return TextHit(candidate.start, candidate.end, identifier, confidence, confirmed, line)
 
-    def _ner(self, candidate: _Candidate, data: bytes) -> tuple[float, bool] | None:
-        """spaCy on a small window of the candidate's line: (confidence, confirmed), or None when a person it tags reaches
-        over the candidate into other words that are no title or role (another person's name)."""
+    def _ner(self, candidate: _Candidate, data: bytes) -> tuple[float, bool] | str | None:
+        """spaCy on a small window of the candidate's line: (confidence, confirmed); None when a
+        person it tags reaches over the candidate into other words that are no title or role
+        (another person's name); the failure (type and place) when the analyzer reports that NER
+        failed on this window (scanners.engine.Analysis.failures)."""
         prefix = readable(data[_char_start(data, max(0, candidate.start - 4 * WINDOW)) : candidate.start])[-WINDOW:].rpartition("\n")[2]
         body = readable(data[candidate.start : candidate.end])
         suffix = readable(data[candidate.end : _char_start(data, candidate.end + 4 * WINDOW)])[:WINDOW].partition("\n")[0]
@@ -340,6 +344,8 @@ class SubjectMatcher:
         people = self._people.get(window)
         if people is None:
             people = self.analyzer.persons(window)  # type: ignore[union-attr]
+            if isinstance(people, Analysis) and people.failures:
+                return str(people.failures[0])  # not cached: the next window may fare better
             if len(self._people) >= NER_CACHE:
                 self._people.clear()
             self._people[window] = people

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import create_engine, insert
@@ -431,6 +432,18 @@ def test_a_failing_confirmation_keeps_the_candidate_unconfirmed_and_goes_on(anal
     assert "Taro" not in caplog.text and "KeyError" in caplog.text
     # Redaction leaves the unconfirmed candidate for the reviewer; the confirmed email goes.
     assert matcher.redact(text) == ("Attendees: Jiro Suzuki, Taro Yamada, Ken Mori. Reply to " + REDACTION, 1)
+
+
+def test_a_failure_the_analyzer_contains_keeps_the_candidate_unconfirmed(analyzer: object) -> None:
+    """The analyzer reports a failed NER step (Analysis.failures) rather than raising: same outcome."""
+    matcher = SubjectMatcher(SUBJECT, analyzer)
+    text = "Attendees: Jiro Suzuki, Taro Yamada, Ken Mori."
+    with mock.patch.object(analyzer, "_ner", side_effect=UnicodeError):
+        (hit,) = matcher.find(text)
+    assert (text[hit.start : hit.end], hit.unconfirmed) == (NAME, True)
+    assert hit.failure is not None and "UnicodeError" in hit.failure
+    (again,) = matcher.find(text)  # the failure is not cached: spaCy, working again, tags 'Taro Yamada' whole
+    assert (again.unconfirmed, again.confirmed, again.confidence) == (False, True, NAME_CONFIRMED)
 
 
 # --------------------------------------------------------------------------- unconfirmed candidates reach the compliance officer
