@@ -64,6 +64,7 @@ class Mention:
 
     `spans` are (line, start, end) with start/end in characters of the field or bytes of the object.
     A `skipped` mention is an object that could not be read as text; `reason` says why.
+    `unconfirmed` are spans the prefilter found but whose confirmation failed: a person reviews them.
     """
 
     key: Key
@@ -72,6 +73,16 @@ class Mention:
     kinds: tuple[str, ...] = ()
     confidence: float = 0.0
     skipped: str | None = None
+    unconfirmed: tuple[tuple[int, int, int], ...] = ()
+
+    @classmethod
+    def of_hits(cls, key: Key, field: str | None, hits: Sequence[Any]) -> Mention:
+        """The mention of a record or object from the matcher's hits (scanners.matcher.TextHit)."""
+        kept = [h for h in hits if not h.unconfirmed]
+        return cls(
+            key, field, tuple((h.line, h.start, h.end) for h in kept), tuple(sorted({h.kind for h in hits})),
+            max((h.confidence for h in kept), default=0.0), None, tuple((h.line, h.start, h.end) for h in hits if h.unconfirmed),
+        )
 
 
 class TextMatcher(Protocol):

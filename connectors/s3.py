@@ -111,7 +111,7 @@ class S3Connector:
             finally:
                 body.close()
             if hits:
-                yield Mention((key, version), None, tuple((h.line, h.start, h.end) for h in hits), tuple(sorted({h.kind for h in hits})), max(h.confidence for h in hits))
+                yield Mention.of_hits((key, version), None, hits)
 
     def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The records (lines, rows) of the given object versions."""

@@ -184,10 +184,7 @@ class SqlConnector:
             for f in fields:
                 hits = matcher.find(row[f]) if isinstance(row[f], str) else []
                 if hits:
-                    yield Mention(
-                        self._key_of(collection, row), f, tuple((h.line, h.start, h.end) for h in hits),
-                        tuple(sorted({h.kind for h in hits})), max(h.confidence for h in hits),
-                    )
+                    yield Mention.of_hits(self._key_of(collection, row), f, hits)
 
     def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
         for chunk in _chunks(keys):

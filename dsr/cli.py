@@ -127,7 +127,7 @@ def request_new(
     email: Annotated[list[str] | None, typer.Option(help="Subject's email (repeatable).")] = None,
     phone: Annotated[list[str] | None, typer.Option(help="Subject's phone number (repeatable).")] = None,
     customer_id: Annotated[list[str] | None, typer.Option("--customer-id", help="HKT customer number.")] = None,
-    name: Annotated[str | None, typer.Option(help="Subject's name.")] = None,
+    name: Annotated[list[str] | None, typer.Option(help="Subject's name as written in each script the customer uses (repeatable: romaji, kanji, kana).")] = None,
     address: Annotated[str | None, typer.Option(help="Subject's postal address.")] = None,
     verified_by: Annotated[str | None, typer.Option("--verified-by", help="Who verified the requester's identity.")] = None,
     verification_method: Annotated[str | None, typer.Option("--verification-method", help="How identity was verified.")] = None,
@@ -138,13 +138,13 @@ def request_new(
     from dsr.requests import RequestError, Verification, create_request
 
     raw = _raw_identifiers(email, phone, customer_id)
-    raw += [(IdentifierKind.NAME, name)] if name else []
+    raw += [(IdentifierKind.NAME, n) for n in name or []]
     raw += [(IdentifierKind.POSTAL_ADDRESS, address)] if address else []
     if bool(verified_by) != bool(verification_method):
         raise _fail("give both --verified-by and --verification-method, or neither")
     rt = _runtime(config)
     try:
-        identifiers = [Identifier.parse(kind_, value) for kind_, value in raw]
+        identifiers = list(dict.fromkeys(Identifier.parse(kind_, value) for kind_, value in raw))  # one of each spelling
         corrections = [_correction(item, identifiers) for item in correct or []]
         verification = Verification(verification_method, verified_by, dt.datetime.now(dt.UTC)) if verified_by and verification_method else None
         with rt.sessions() as session:

@@ -18,7 +18,7 @@ a visited set, so reference cycles end. Each reference is walked in the one dire
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from connectors.base import Connector, Key, Match, Mention, TextMatcher
 from dsr.config import Estate, Ownership, resolve_reference
 from dsr.subject import Subject
 
-Relation = Literal["owned", "link", "mention", "skipped"]
+Relation = Literal["owned", "link", "mention", "unconfirmed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Finding:
     - link: somebody else's record pointing at the subject's (`field` holds the pointer);
     - mention: a text that names the subject (`field` for a free-text column, None for an object;
       `spans` are (line, start, end); `confidence` from the matcher);
+    - unconfirmed: a text where the prefilter found the subject but confirming failed (`spans`):
+      neither erased nor exported as the subject's, listed for a person to review;
     - skipped: an object that could not be read as text (`how` says why).
 
     `how` says how it was found: `identity:<kinds>`, `reference:<system.collection.field>` (what it
@@ -94,6 +96,9 @@ class Discovery:
     def via_parent(self, system: str, collection: str) -> list[Key]:
         """Owned records found only as what the subject's records point at (possibly shared)."""
         return [f.key for f in self.owned() if f.via_parent and (f.system, f.collection) == (system, collection)]
+
+    def unconfirmed(self) -> list[Finding]:
+        return [f for f in self.findings if f.relation == "unconfirmed"]
 
     def keys(self, system: str, collection: str, relation: Relation = "owned") -> list[Key]:
         return [f.key for f in self.findings if (f.system, f.collection, f.relation) == (system, collection, relation)]
@@ -191,11 +196,17 @@ def discover(
         for system in sorted(wanted_systems):
             for cname, coll in estate.datasets[system].collections.items():
                 if coll.scanned:
-                    result.findings.extend(_mention_finding(system, cname, m) for m in connect(system).scan(cname, matcher))
+                    for mention in connect(system).scan(cname, matcher):
+                        result.findings.extend(_mention_findings(system, cname, mention))
     return result
 
 
-def _mention_finding(system: str, collection: str, mention: Mention) -> Finding:
+def _mention_findings(system: str, collection: str, mention: Mention) -> Iterator[Finding]:
     if mention.skipped:
-        return Finding(system, collection, mention.key, "skipped", f"skipped:{mention.skipped}")
-    return Finding(system, collection, mention.key, "mention", "text:" + ",".join(mention.kinds), mention.field, mention.spans, mention.confidence)
+        yield Finding(system, collection, mention.key, "skipped", f"skipped:{mention.skipped}")
+        return
+    how = "text:" + ",".join(mention.kinds)
+    if mention.spans:
+        yield Finding(system, collection, mention.key, "mention", how, mention.field, mention.spans, mention.confidence)
+    if mention.unconfirmed:
+        yield Finding(system, collection, mention.key, "unconfirmed", how, mention.field, mention.unconfirmed)

@@ -25,6 +25,8 @@ from dsr.runtime import Runtime
 from scanners.matcher import SubjectMatcher
 from scanners.others import mask_other_people
 
+REVIEW_TITLE = "candidates we could not confirm, for review"
+
 
 @dataclass(frozen=True)
 class ExportedCollection:
@@ -34,6 +36,7 @@ class ExportedCollection:
     fields: tuple[str, ...]
     withheld_fields: tuple[str, ...]
     mentions: int = 0  # other people's records that mention the subject (in <collection>.mentions.*)
+    unconfirmed: int = 0  # candidates we could not confirm (not exported): listed for review in the manifest
 
 
 def exported_fields(rt: Runtime, system: str, collection: str) -> tuple[list[str], list[str]]:
@@ -86,7 +89,11 @@ def export_collection(rt: Runtime, package: Path, discovery: Discovery, matcher:
             mentions.append({"field": finding.field, "text": mask_other_people(str(row[finding.field]), matcher)})
     if mentions:
         _write(package, f"{system}.{collection}.mentions", mentions, ["field", "text"])
-    return ExportedCollection(system, collection, len(rows), tuple(fields), tuple(withheld), len(mentions))
+    return ExportedCollection(system, collection, len(rows), tuple(fields), tuple(withheld), len(mentions), _unconfirmed(discovery, system, collection))
+
+
+def _unconfirmed(discovery: Discovery, system: str, collection: str) -> int:
+    return sum(len(f.spans) for f in discovery.unconfirmed() if (f.system, f.collection) == (system, collection))
 
 
 def _export_objects(rt: Runtime, package: Path, discovery: Discovery, matcher: SubjectMatcher, system: str, collection: str) -> ExportedCollection:
@@ -96,16 +103,16 @@ def _export_objects(rt: Runtime, package: Path, discovery: Discovery, matcher: S
     records = [
         {"object": r["object"], "version_id": r["version_id"], "line": r["line"], "text": mask_other_people(r["text"], matcher)}
         for r in rt.connector(system).read(collection, keys, ["text"])
-        if objects.export == "objects" or matcher.find(r["text"])
+        if objects.export == "objects" or any(not h.unconfirmed for h in matcher.find(r["text"]))
     ]
     fields = ["object", "version_id", "line", "text"]
     _write(package, f"{system}.{collection}", records, fields)
-    return ExportedCollection(system, collection, len(records), tuple(fields), ())
+    return ExportedCollection(system, collection, len(records), tuple(fields), (), unconfirmed=_unconfirmed(discovery, system, collection))
 
 
 def exported_collections(discovery: Discovery) -> list[str]:
     """'system.collection' of every collection holding the subject's records or mentions."""
-    return sorted(set(discovery.counts()) | {f.collection_path for f in discovery.mentions()})
+    return sorted(set(discovery.counts()) | {f.collection_path for f in discovery.mentions() + discovery.unconfirmed()})
 
 
 def package_dir(rt: Runtime, request_id: str) -> Path:
@@ -127,6 +134,10 @@ def write_manifest(rt: Runtime, request: RequestRow, package: Path, exported: li
             {"system": e.system, "collection": e.collection, "records": e.records, "mentions": e.mentions, "fields": list(e.fields), "withheld_fields": list(e.withheld_fields)}
             for e in exported
         ],
+        "review": {
+            "title": REVIEW_TITLE,
+            "collections": [{"system": e.system, "collection": e.collection, "candidates": e.unconfirmed} for e in exported if e.unconfirmed],
+        },
     }
     package.mkdir(parents=True, exist_ok=True)  # nothing exported: no data/ yet
     records = {path.name.removesuffix(".json"): json.loads(path.read_text(encoding="utf-8")) for path in sorted((package / "data").glob("*.json"))}

@@ -188,7 +188,7 @@ def plan_erasure(
     delete_steps, cycle_unlinks = _ordered_deletes(foreign_keys, deleted, delete_counts, record_rule)
     text_steps = _text_steps(estate, discovery, deletion, received_at.date(), held)
 
-    steps = kept_steps + shared_steps + text_steps + unlinks + cycle_unlinks + delete_steps
+    steps = kept_steps + shared_steps + text_steps + unconfirmed_review_steps(discovery) + unlinks + cycle_unlinks + delete_steps
     order = _system_order(estate, {s.system for s in steps})
     steps.sort(key=lambda s: order.index(s.system))  # stable: keeps the order within a system
     return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))
@@ -279,6 +279,21 @@ def _text_steps(estate: Estate, discovery: Discovery, deletion: Deletion, receiv
         count = sum(1 for f in discovery.skipped() if (f.system, f.collection) == (system, collection))
         steps.append(PlanStep(system, collection, "skipped", (), count, "unreadable: " + "; ".join(sorted(reasons))))
     return steps
+
+
+UNCONFIRMED_RULE = "candidates we could not confirm: for review, nothing changes"
+
+
+def unconfirmed_review_steps(discovery: Discovery) -> list[PlanStep]:
+    """A `review` step per collection where the matcher found the subject but could not confirm it
+    (the analyzer failed on those candidates): a person decides; nothing is erased or kept unseen."""
+    found: dict[Collection, list] = defaultdict(list)
+    for f in discovery.unconfirmed():
+        found[(f.system, f.collection)].append(f)
+    return [
+        PlanStep(system, collection, "review", tuple(sorted({f.field for f in items if f.field})), sum(len(f.spans) for f in items), UNCONFIRMED_RULE)
+        for (system, collection), items in sorted(found.items())
+    ]
 
 
 def pointer_steps(
@@ -381,8 +396,12 @@ def plan_rectification(estate: Estate, request_id: str, discovery: Discovery, ki
     mentions: dict[Collection, int] = defaultdict(int)
     for f in discovery.mentions():
         mentions[(f.system, f.collection)] += 1
+    unconfirmed = {(s.system, s.collection): s for s in unconfirmed_review_steps(discovery)}
     for (system, collection), count in sorted(mentions.items()):
-        steps.append(PlanStep(system, collection, "review", (), count, "free-text mentions: listed for manual review, not rewritten"))
+        also = unconfirmed.pop((system, collection), None)  # one review step per collection: its name is its key
+        rule = "free-text mentions: listed for manual review, not rewritten" + (f"; with {UNCONFIRMED_RULE}" if also else "")
+        steps.append(PlanStep(system, collection, "review", (), count + (also.count if also else 0), rule))
+    steps += unconfirmed.values()
     return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))
 
 

@@ -188,6 +188,12 @@ def render_access_report(
     else:
         summary = f"We searched all {len(estate.systems)} of our systems and found no personal information about you."
 
+    to_review = sum(int(c.get("candidates", 0)) for c in (manifest.get("review") or {}).get("collections", []))
+    if to_review:
+        summary += (
+            f" Our staff are reviewing {_plural(to_review, 'further possible mention')} of you that our systems could "
+            "not confirm automatically (candidates we could not confirm, for review)."
+        )
     policy = manifest.get("policy") or {}
     return _environment().get_template(TEMPLATE).render(
         request_id=str(request.get("id", "")),
