@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import phonenumbers
 from faker import Faker
 
 from dsr.config import load_estate
@@ -80,8 +81,26 @@ class Generator:
 
     # ------------------------------------------------------------ values by rule
 
+    def phone(self) -> str:
+        """A phone number in use somewhere: Faker's (US, UK, JP) and Hong Kong ones by rule, kept
+        only when phonenumbers holds them valid (Faker draws area codes nobody was assigned)."""
+        while True:
+            maker = self.rng.choice([self.us.phone_number, self.gb.phone_number, self.jp_phone, self.hk_phone])
+            number = maker()
+            region = {self.us.phone_number: "US", self.gb.phone_number: "GB", self.jp_phone: "JP"}.get(maker, "HK")
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(number.split("x")[0], region)):
+                    return number
+            except phonenumbers.NumberParseException:
+                continue
+
+    def jp_phone(self) -> str:
+        prefix = self.rng.choice(["090", "080", "070", "03", "06", "045", "+81 90", "+81 3"])
+        digits = "".join(self.rng.choices(string.digits, k=8 if prefix[-2:] in ("90", "80", "70", " 3") or prefix in ("03", "06") else 7))
+        return f"{prefix}-{digits[:4]}-{digits[4:]}" if len(digits) == 8 else f"{prefix}-{digits[:3]}-{digits[3:]}"
+
     def hk_phone(self) -> str:
-        number = self.rng.choice("235679") + "".join(self.rng.choices(string.digits, k=7))
+        number = self.rng.choice("23569") + "".join(self.rng.choices(string.digits, k=7))
         return self.rng.choice([f"+852 {number[:4]} {number[4:]}", f"{number[:4]} {number[4:]}", f"+852-{number}"])
 
     def hkid(self) -> str:
@@ -127,10 +146,10 @@ class Generator:
         makers: dict[str, Callable[[], tuple[str, str]]] = {
             "name": lambda: (ja.name() if rng.random() < 0.7 else ja.name().replace(" ", ""), "name") if lang == "ja" else (f"{rng.choice([us, gb]).first_name()} {rng.choice([us, gb]).last_name()}", "name"),
             "surname": lambda: (ja.last_name(), "name") if lang == "ja" else (rng.choice([us, gb]).last_name(), "name"),
-            "phone": lambda: (rng.choice([us.phone_number, gb.phone_number, ja.phone_number, self.hk_phone])(), "phone"),
+            "phone": lambda: (self.phone(), "phone"),
             "email": lambda: (rng.choice([us, gb, ja]).email(), "email"),
             "address": lambda: (rng.choice([lambda: us.address(), lambda: gb.address(), self.hk_address])().replace("\n", rng.choice([", ", "\n"])), "address") if lang == "en" else (ja.address(), "address"),
-            "location": lambda: (f"{us.city()}, {us.state()}" if rng.random() < 0.5 else gb.city(), "location") if lang == "en" else (ja.prefecture() + ja.city(), "location"),
+            "location": lambda: (f"{us.city()}, {rng.choice([us.state, us.state_abbr])()}", "location") if lang == "en" else (ja.prefecture() + ja.city(), "location"),
             "my_number": lambda: (self.my_number(), "my_number"),
             "hkid": lambda: (self.hkid(), "hkid"),
             "us_ssn": lambda: (us.ssn(), "us_ssn"),
@@ -146,7 +165,7 @@ class Generator:
     def text(self, lang: str) -> Labelled:
         own_name = self.ja.name() if lang == "ja" else f"{self.us.first_name()} {self.us.last_name()}"
         own_email = f"{''.join(self.rng.choices(string.ascii_lowercase, k=8))}@{self.rng.choice(['example.jp', 'example.com', 'example.hk'])}"
-        own_phone = self.ja.phone_number()
+        own_phone = f"0{self.rng.choice('789')}0-{self.rng.randint(1000, 9999)}-{self.rng.randint(0, 9999):04d}"
         subject = Subject((Identifier.parse("email", own_email), Identifier.parse("phone", own_phone), Identifier.parse("name", own_name)))
         own = {"own_name": own_name, "own_email": own_email, "own_phone": own_phone}
         pieces = [self.rng.choice(FILLER[lang])]

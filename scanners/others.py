@@ -84,15 +84,37 @@ def _valid(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+#: Entities found by patterns alone, looked for a second time with Japanese script blanked out:
+#: in "IBAN GB82...は" or "test@example.jpから" a \\b in Presidio's patterns never sees the end.
+PATTERN_ENTITIES = ["EMAIL_ADDRESS", "US_SSN", "UK_NINO", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS"]
+_JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60]")
+#: Role words spaCy takes into a name ("Installer Peter Ross", "Agent Kenji Mori"): not the person.
+ROLE_WORDS = frozenset(
+    "agent caller customer client installer technician engineer staff visitor relative tenant partner ex-partner "
+    "manager operator driver courier colleague neighbour neighbor friend order ticket invoice case dear hi hello "
+    "thanks from to cc attn".split()
+)
+
+
 def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, int]]) -> list[tuple[int, int]]:
     analyzer: Any = matcher.analyzer
     if analyzer is None or not text.strip():
         return []
     own = [(h.start, h.end) for h in matcher.find(text)]
-    found = analyzer.analyze(text=text, language=analyzer.config.nlp.language, entities=OTHER_PEOPLE_ENTITIES)
+    found = [_trimmed(text, r) for r in analyzer.analyze(text=text, language=analyzer.config.nlp.language, entities=OTHER_PEOPLE_ENTITIES)]
+    found = [r for r in found if _plausible(text[r.start : r.end], r)]
+    if _JAPANESE.search(text):
+        latin = _JAPANESE.sub(" ", text)
+        own += [(h.start, h.end) for h in matcher.find(latin)]  # an email glued to Japanese text is still the subject's
+        # spaCy's English model reads Japanese as long runs of names and places: our own recognizers
+        # (JpNameRecognizer, the Japanese addresses) cover Japanese script instead.
+        found = [r for r in found if not (_from_spacy(r) and _JAPANESE.search(text[r.start : r.end]))]
+        found += analyzer.analyze_patterns(latin, PATTERN_ENTITIES)
+        # Presidio drops a name contained in a longer one of spaCy's, dropped just above: ask again.
+        found += analyzer.analyze_patterns(text, ["PERSON"])
     spans: list[tuple[int, int]] = []
     for result in sorted(found, key=lambda r: (r.start, -r.end)):
-        if any(result.start < end and result.end > start for start, end in own):
+        if result.end <= result.start or any(result.start < end and result.end > start for start, end in own):
             continue  # the subject's own data stays: it is what the export is for
         if not any(result.start < hi and result.end > lo for lo, hi in places):
             continue  # only in a label
@@ -101,6 +123,31 @@ def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, in
         else:
             spans.append((result.start, result.end))
     return spans
+
+
+def _plausible(span: str, result: Any) -> bool:
+    """Whether a finding can be someone's: not a country code (UK, HK), not an order number that
+    spaCy took for a name, not a 6-digit reference that some region's numbering plan accepts."""
+    if result.entity_type == "LOCATION" and len(span) <= 3:
+        return False
+    if _from_spacy(result) and any(c.isdigit() for c in span):
+        return False
+    return not (result.entity_type == "PHONE_NUMBER" and sum(c.isdigit() for c in span) < 7)
+
+
+def _from_spacy(result: Any) -> bool:
+    return "Spacy" in str((result.recognition_metadata or {}).get("recognizer_name", ""))
+
+
+def _trimmed(text: str, result: Any) -> Any:
+    """A span without what was swallowed at its start: the role word before a name from spaCy,
+    'the' before a place, an opening bracket before a phone number."""
+    if _from_spacy(result) and result.entity_type in ("PERSON", "LOCATION"):
+        while (word := re.match(r"[\w'-]+\s+", text[result.start : result.end])) and word.group().strip().lower() in ROLE_WORDS | {"the"}:
+            result.start += word.end()
+    if text[result.start : result.start + 1] in ("(", "（") and not re.search(r"[)）]", text[result.start : result.end]):
+        result.start += 1
+    return result
 
 
 # --------------------------------------------------------------------------- records

@@ -25,12 +25,13 @@ from scanners.recognizers.jp_postcode import JpPostcodeRecognizer
 from scanners.recognizers.jp_name import JpNameRecognizer
 from scanners.recognizers.my_number import MyNumberRecognizer
 from scanners.recognizers.passport import PassportRecognizer
+from scanners.recognizers.payment_card import PaymentCardRecognizer
 
 RECOGNIZERS: dict[str, type] = {
     cls.__name__: cls for cls in (JpPhoneRecognizer, JpPostcodeRecognizer, MyNumberRecognizer, HkPhoneRecognizer, HkidRecognizer)
 }
-# Masking other people in exports (scanners.others): addresses, Japanese names, passports.
-RECOGNIZERS.update({cls.__name__: cls for cls in (StreetAddressRecognizer, JpNameRecognizer, PassportRecognizer)})
+# Masking other people in exports (scanners.others): addresses, Japanese names, passports, cards.
+RECOGNIZERS.update({cls.__name__: cls for cls in (StreetAddressRecognizer, JpNameRecognizer, PassportRecognizer, PaymentCardRecognizer)})
 # Presidio's own, but not in the set its registry loads by default (so `predefined:` cannot name it).
 RECOGNIZERS.update({cls.__name__: cls for cls in (UkNinoRecognizer,)})
 

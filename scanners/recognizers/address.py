@@ -56,11 +56,18 @@ _HOUSE = r"(?<![\w.,/-])\d{1,5}[A-Z]?(?:-\d{1,5})?"
 _DIRECTION = r"(?:[ \t]+(?:North|South|East|West|Central|Middle|Upper|Lower|N|S|E|W|NE|NW|SE|SW)(?![A-Za-z]))?"
 _STREET = rf"{_HOUSE}[ \t]+(?:{_WORD}[ \t]+){{1,3}}{_STREET_TYPE}{_DIRECTION}"
 _STREET_NAME = rf"{_NAME}[ \t]+{_STREET_TYPE}"
+US_STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|"
+    "Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|"
+    "New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|"
+    "South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming"
+)
+_US_CITY_STATE = rf"{_NAME},[ \t]+(?:{US_STATE_NAMES}|{'|'.join(US_STATES)})(?![A-Za-z])"
 _US_CITY_LINE = rf"{_NAME},?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}(?:-\d{{4}})?(?!\d)"
 _MILITARY = r"(?:PSC[ \t]+\d{4},?[ \t]+Box[ \t]+\d{4}|Unit[ \t]+\d{4}[ \t]+Box[ \t]+\d{4}|(?:USNS|USNV|USS|USCGC)[ \t]+[A-Z][a-z]+|[APD]PO[ \t]+A[AEP][ \t]+\d{5})"
 _PO_BOX = r"(?:P\.?[ \t]?O\.?[ \t]?Box|Post[ \t]+Office[ \t]+Box)[ \t]+\d{1,6}"
 _UK_POSTCODE = r"(?<![A-Za-z0-9])(?:GIR[ \t]?0AA|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})(?![A-Za-z0-9])"
-_TOWN = rf"{_NAME}"
+_TOWN = rf"(?!{REGIONS}){_NAME}"
 
 # Japanese: prefecture, municipality (市区町村, 郡), district, then 丁目/番地/号 or 1-2-3, then a building.
 _JD = "[0-9０-９]"
@@ -76,7 +83,7 @@ _JP_NUMBER = (
 _JP_BUILDING = rf"(?:[ 　]?(?:{_KANJI}|[ァ-ヴーA-Za-zＡ-Ｚａ-ｚ・])(?:{_KANJI}|[ぁ-んァ-ヴーA-Za-zＡ-Ｚａ-ｚ・]){{0,20}}?{_JD}{{1,4}}(?:号室)?)?"
 _JP_ADDRESS = (
     rf"(?:〒[ 　]?{_JD}{{3}}{_JDASH}?{_JD}{{4}}[ 　]?)?"
-    rf"(?:{_PREFECTURE}|{_MUNICIPALITY})(?:{_KANJI}|[ぁ-んァ-ヴー・ノ])*?{_JP_NUMBER}{_JP_BUILDING}"
+    rf"(?:{_PREFECTURE}|{_MUNICIPALITY})(?:{_KANJI}|[ぁ-んァ-ヴー・ノＡ-Ｚａ-ｚ])*?{_JP_NUMBER}{_JP_BUILDING}"
 )
 
 
@@ -89,8 +96,10 @@ class _Part:
 
 PARTS = [
     _Part("japanese address", re.compile(_JP_ADDRESS), True),
+    _Part("japanese place", re.compile(rf"{_PREFECTURE}(?:{_MUNICIPALITY}){{1,2}}"), True),
     _Part("street and number", re.compile(_STREET), True),
     _Part("US city, state and ZIP", re.compile(_US_CITY_LINE), True),
+    _Part("US city and state", re.compile(_US_CITY_STATE), True),
     _Part("military address", re.compile(_MILITARY), True),
     _Part("PO box", re.compile(_PO_BOX, re.IGNORECASE), True),
     _Part("UK postcode", re.compile(_UK_POSTCODE), True),
