@@ -20,9 +20,9 @@ from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
 from scanners.recognizers.address import StreetAddressRecognizer
 from scanners.recognizers.hk_phone import HkPhoneRecognizer
 from scanners.recognizers.hkid import HkidRecognizer
+from scanners.recognizers.jp_name import JpNameRecognizer
 from scanners.recognizers.jp_phone import JpPhoneRecognizer
 from scanners.recognizers.jp_postcode import JpPostcodeRecognizer
-from scanners.recognizers.jp_name import JpNameRecognizer
 from scanners.recognizers.my_number import MyNumberRecognizer
 from scanners.recognizers.passport import PassportRecognizer
 from scanners.recognizers.payment_card import PaymentCardRecognizer
