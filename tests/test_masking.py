@@ -8,19 +8,27 @@ rules of each identifier (benchmarks/masking.py's generator), never written out 
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 from ruamel.yaml import YAML
 
 from benchmarks.masking import FILLER, Generator
-from dsr.subject import Identifier, Subject
+from dsr.erasure import discover_now, request_subject
+from dsr.export import export_collection
+from dsr.requests import Verification, create_request
+from dsr.runtime import Runtime
+from dsr.subject import Identifier, IdentifierKind, Subject
 from scanners.engine import build_analyzer
 from scanners.matcher import SubjectMatcher
 from scanners.others import MASK, is_key_field, looks_like_header, mask_csv_row, mask_json_text, mask_other_people, other_people_spans
 from scanners.recognizers.address import address_spans
 from scanners.settings import ScannerConfig
+from tests import shop
 
 DEMO_SCANNERS = Path(__file__).resolve().parents[1] / "config" / "demo" / "scanners.yaml"
 EMAIL, PHONE, NAME, NAME_JA = "taro.yamada@example.jp", "090-1234-5678", "Taro Yamada", "山田 太郎"
@@ -149,3 +157,61 @@ def test_address_parts_are_one_span() -> None:
     assert [text[s:e] for s, e, _ in address_spans(text)] == ["〒100-0001 東京都千代田区千代田1-1"]
     for plain in ("Plan changed to Home Fibre 1G from next month.", "Version 2 Road map, section 4.", "注文番号123456は発送済み。"):
         assert address_spans(plain) == [], plain
+
+
+# --------------------------------------------------------------------------- through the export
+
+
+def test_export_masks_object_records_but_not_their_ids(tmp_path: Path, s3_endpoint: str, sqlite_url: str) -> None:
+    """An access export of CSV and JSON Lines objects: other people masked cell by cell and value by
+    value; the id column, the JSON ids and the subject's own mentions exactly as stored."""
+    generator = Generator(seed=21)
+    other_name, other_phone, other_mail = generator.value("name", "en")[0], generator.phone(), generator.value("email", "en")[0]
+    subject_email, subject_phone = shop.SUBJECT["email"].lower(), "090-1111-2222"
+    row_id, ticket_id = "08033334444", "09055556666"  # ids shaped like Japanese phone numbers
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="calls")
+    s3.put_object(Bucket="calls", Key="2026/calls.csv", Body=(
+        "call_id,caller_email,summary\r\n"
+        f'{row_id},{subject_email},"Customer asked to remove {other_name} ({other_phone}) from the account"\r\n'
+        f"08077778888,{other_mail},unrelated call\r\n"
+    ).encode())
+    s3.put_object(Bucket="calls", Key="2026/tickets.jsonl", Body=(json.dumps({
+        "id": ticket_id, "ticketId": ticket_id, "from": subject_email, "cc": other_mail,
+        "note": f"{subject_phone} is the customer's; the installer is {other_name}, {other_phone}",
+    }) + "\n").encode())
+    rt = _export_estate(tmp_path, s3_endpoint, sqlite_url)
+    identifiers = [Identifier.parse(IdentifierKind.EMAIL, subject_email), Identifier.parse(IdentifierKind.PHONE, subject_phone)]
+    with rt.sessions() as session:
+        request = create_request(session, rt.estate, kind="access", identifiers=identifiers, channel="web", department="Support Desk",
+                                 requested_by="clerk", verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
+        session.commit()
+        request_id = request.id
+    discovery = discover_now(rt, request_id)
+    package = tmp_path / "package"
+    export_collection(rt, package, discovery, rt.matcher(request_subject(rt, request_id)), "storage", "calls")
+    records = json.loads((package / "data" / "storage.calls.json").read_text(encoding="utf-8"))
+
+    by_object = {r["object"]: r["text"] for r in records}
+    assert set(by_object) == {"2026/calls.csv", "2026/tickets.jsonl"}  # the unrelated CSV row is not exported
+    row = next(csv.reader([by_object["2026/calls.csv"]]))
+    assert row[:2] == [row_id, subject_email]
+    assert other_name not in row[2] and other_phone not in row[2] and MASK in row[2]
+    ticket = json.loads(by_object["2026/tickets.jsonl"])
+    assert ticket["id"] == ticket_id and ticket["ticketId"] == ticket_id and ticket["from"] == subject_email
+    assert ticket["cc"] == MASK
+    assert ticket["note"].startswith(subject_phone) and other_name not in ticket["note"] and other_phone not in ticket["note"]
+
+
+def _export_estate(tmp_path: Path, endpoint: str, sqlite_url: str) -> Runtime:
+    shop.load_main(sqlite_url)
+    shop.load_side(f"sqlite:///{tmp_path / 'side.db'}")
+    storage = {"system": "storage", "collections": {"calls": {"categories": ["support_case"], "objects": {"bucket": "calls", "format": "auto", "export": "records"}}}}
+    policy = {**shop.POLICY, "access": {"export": [*shop.POLICY["access"]["export"], "support_case"]}}
+    config = shop.write_config(tmp_path, {"main": sqlite_url, "side": f"sqlite:///{tmp_path / 'side.db'}"}, [shop.MAIN_DATASET, shop.SIDE_DATASET, storage], policy)
+    systems = YAML().load((config / "systems.yaml").read_text())
+    systems["systems"]["storage"] = {"kind": "s3", "url": endpoint, "options": {"region": "us-east-1"}}
+    with (config / "systems.yaml").open("w") as f:
+        YAML().dump(systems, f)
+    (config / "scanners.yaml").write_text(DEMO_SCANNERS.read_text(encoding="utf-8"), encoding="utf-8")  # the real analyzer
+    return Runtime.open(config, create_keys=True)
