@@ -17,8 +17,10 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
+from dsr.subject import IdentifierKind
 from scanners.matcher import SubjectMatcher
 
 #: What counts as someone's personal data in exported text. DATE_TIME, ORGANIZATION, NRP and
@@ -100,29 +102,50 @@ def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, in
     analyzer: Any = matcher.analyzer
     if analyzer is None or not text.strip():
         return []
-    own = [(h.start, h.end) for h in matcher.find(text)]
+    own = _own_mentions(text, matcher)
     found = [_trimmed(text, r) for r in analyzer.analyze(text=text, language=analyzer.config.nlp.language, entities=OTHER_PEOPLE_ENTITIES)]
     found = [r for r in found if _plausible(text[r.start : r.end], r)]
     if _JAPANESE.search(text):
         latin = _JAPANESE.sub(" ", text)
-        own += [(h.start, h.end) for h in matcher.find(latin)]  # an email glued to Japanese text is still the subject's
+        own += _own_mentions(latin, matcher)  # an email glued to Japanese text is still the subject's
         # spaCy's English model reads Japanese as long runs of names and places: our own recognizers
         # (JpNameRecognizer, the Japanese addresses) cover Japanese script instead.
         found = [r for r in found if not (_from_spacy(r) and _JAPANESE.search(text[r.start : r.end]))]
         found += analyzer.analyze_patterns(latin, PATTERN_ENTITIES)
         # Presidio drops a name contained in a longer one of spaCy's, dropped just above: ask again.
         found += analyzer.analyze_patterns(text, ["PERSON"])
+    pieces = [piece for r in found for piece in _outside(text, r.start, r.end, own)]
     spans: list[tuple[int, int]] = []
-    for result in sorted(found, key=lambda r: (r.start, -r.end)):
-        if result.end <= result.start or any(result.start < end and result.end > start for start, end in own):
-            continue  # the subject's own data stays: it is what the export is for
-        if not any(result.start < hi and result.end > lo for lo, hi in places):
+    for start, end in sorted(pieces):
+        if not any(start < hi and end > lo for lo, hi in places):
             continue  # only in a label
-        if spans and result.start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], result.end))
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:
-            spans.append((result.start, result.end))
+            spans.append((start, end))
     return spans
+
+
+def _outside(text: str, start: int, end: int, own: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [start, end) outside the subject's own mentions (they stay: they are what the
+    export is for) that still hold a letter or a digit: in "Hanako Yamada" next to the subject Taro
+    Yamada's own mention, the other person's given name is still masked."""
+    pieces = [(start, end)]
+    for own_start, own_end in own:
+        pieces = [p for s, e in pieces for p in ((s, min(e, own_start)), (max(s, own_end), e)) if p[0] < p[1]]
+    return [(s, e) for s, e in pieces if any(c.isalnum() for c in text[s:e])]
+
+
+def _own_mentions(text: str, matcher: SubjectMatcher) -> list[tuple[int, int]]:
+    """Every spelling of the subject's identifiers in the text, confirmed by Presidio or not: what
+    equals the customer's own name, email or phone tells the customer nothing about anyone else,
+    and an unconfirmed candidate (spaCy misreads names in Japanese) is still theirs to see."""
+    return [(h.start, h.end) for h in _unconfirmed(matcher).find(text)]
+
+
+@lru_cache(maxsize=16)
+def _unconfirmed(matcher: SubjectMatcher) -> SubjectMatcher:
+    return SubjectMatcher(matcher.subject, None, {kind: 0.0 for kind in IdentifierKind})
 
 
 def _plausible(span: str, result: Any) -> bool:
@@ -145,7 +168,8 @@ def _trimmed(text: str, result: Any) -> Any:
     if _from_spacy(result) and result.entity_type in ("PERSON", "LOCATION"):
         while (word := re.match(r"[\w'-]+\s+", text[result.start : result.end])) and word.group().strip().lower() in ROLE_WORDS | {"the"}:
             result.start += word.end()
-    if text[result.start : result.start + 1] in ("(", "（") and not re.search(r"[)）]", text[result.start : result.end]):
+    closing = {"(": ")", "（": "）"}.get(text[result.start : result.start + 1])
+    if closing and closing not in text[result.start : result.end]:
         result.start += 1
     return result
 

@@ -96,7 +96,7 @@ class _Part:
 
 PARTS = [
     _Part("japanese address", re.compile(_JP_ADDRESS), True),
-    _Part("japanese place", re.compile(rf"{_PREFECTURE}(?:{_MUNICIPALITY}){{1,2}}"), True),
+    _Part("japanese place", re.compile(rf"{_PREFECTURE}(?:(?:{_KANJI}|[ぁ-んァ-ヴー]){{1,7}}?[市区町村郡]){{1,2}}"), True),
     _Part("street and number", re.compile(_STREET), True),
     _Part("US city, state and ZIP", re.compile(_US_CITY_LINE), True),
     _Part("US city and state", re.compile(_US_CITY_STATE), True),

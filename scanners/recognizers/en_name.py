@@ -23,9 +23,10 @@ _NAME = rf"(?!(?:{NOT_NAMES})\b){_WORD}(?:[ ](?!(?:{NOT_NAMES})\b){_WORD}){{1,2}
 BEFORE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?|(?i:dear|hi|hello|call|called|calling|contact|contacted|ask|asked|tell|told|"
     r"email|emailed|phone|phoned|agent|caller|installer|technician|engineer|relative|tenant|visitor|partner|ex-partner|neighbour|"
-    r"neighbor|friend|colleague|manager|courier|driver|attn:?|cc:?|name:?|signed|regards,?)"
+    r"neighbor|friend|colleague|manager|courier|driver|attn:?|cc:?|name:?|signed|regards,?|name of|registered to|belongs to|"
+    r"transfer:|holder:?)"
 )
-AFTER = r"(?:[ ]?\(|'s\b|,?[ ]who\b|[ ](?:said|says|called|calls|rang|rings|wrote|writes|asked|asks|phoned|emailed|left|visited|will|is|was|has|had)\b)"
+AFTER = r"(?:[ ]?\(|'s\b|,?[ ]who\b|[ ](?:said|says|called|calls|rang|rings|wrote|writes|asked|asks|phoned|emailed|left|visited|showed|signed|will|is|was|has|had)\b)"
 
 
 class EnNameRecognizer(PatternRecognizer):
@@ -35,6 +36,7 @@ class EnNameRecognizer(PatternRecognizer):
         patterns = [
             Pattern("name after a title or role", rf"(?<={BEFORE}[ ]){_NAME}\b", 0.6),
             Pattern("name before what follows names", rf"\b{_NAME}(?={AFTER})", 0.5),
+            Pattern("name in brackets after an email or phone", rf"(?<=[\w.]\s?\(){_NAME}(?=\))", 0.5),
         ]
         kwargs.setdefault("global_regex_flags", re.DOTALL | re.MULTILINE)  # case matters: Presidio's default ignores it
         super().__init__(supported_entity="PERSON", patterns=patterns, supported_language=supported_language, name="EnNameRecognizer", **kwargs)

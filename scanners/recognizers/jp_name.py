@@ -68,13 +68,18 @@ def japanese_names(text: str) -> list[tuple[int, int, float]]:
     The dictionary knows common surnames and given names, not every given name: 幹, 零 or 七夏 are
     ordinary words to it. So a surname takes up to GIVEN_NAME_CHARS characters of nouns after it
     (one space allowed) when a particle, a title or punctuation follows them, and a given name takes
-    the short noun before it (林 裕樹) as its surname.
+    the short noun before it (林 裕樹) as its surname. A proper noun the dictionary knows as a place
+    (橋本, 石川) is a surname when a title follows it.
     """
     words = [_Word(m.begin(), m.end(), m.surface(), tuple(m.part_of_speech()[:4])) for m in _tokenizer().tokenize(text)]
     names: list[tuple[int, int, float]] = []
     i = 0
     while i < len(words):
         if not words[i].is_name:
+            if words[i].pos[1] == "固有名詞" and _JAPANESE.match(words[i].surface) and (end := _before_title(words, i)):
+                names.append((words[i].start, words[end - 1].end, SCORE_WITH_TITLE))  # 橋本零様: 橋本 read as a place
+                i = end
+                continue
             i += 1
             continue
         first, j = i, i + 1
@@ -130,9 +135,15 @@ def _given_name_end(words: list[_Word], j: int) -> int:
     return j
 
 
+def _before_title(words: list[_Word], i: int) -> int:
+    """The end of a proper noun at words[i] and the short nouns after it, when a title follows them; else 0."""
+    end = _given_name_end(words, i + 1)
+    return end if end < len(words) and words[end].surface.startswith(TITLES) else 0
+
+
 def _surname_start(words: list[_Word], i: int) -> int:
     """Back over the surname before a given name at words[i], when the dictionary took it for a noun."""
     k = i - 2 if i >= 2 and words[i - 1].is_space else i - 1
-    if k >= 0 and words[k].pos[0] == "名詞" and 1 <= len(words[k].surface) <= 2 and _KANJI.match(words[k].surface):
+    if k >= 0 and words[k].pos[0] in ("名詞", "接尾辞") and 1 <= len(words[k].surface) <= 2 and _KANJI.match(words[k].surface):
         return k
     return i
