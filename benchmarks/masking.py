@@ -212,6 +212,17 @@ TEMPLATES = {
         "Previous tenant {name} (My Number {my_number}) still receives bills at the flat.",
         "{own_name} moved from {location}; the new line is registered to {name}, {email}.",
         "Please contact {name} at {phone} or {email}, not {own_phone}.",
+        # written after the recognizers were tuned, to check they hold on phrasing they were not tuned on
+        "Chat transcript. {own_name}: my sister {name} pays the bill now, her card ends in the number {card}. Agent: noted.",
+        "Email thread - From: {name} <{email}> To: support Subject: bill for {own_email}",
+        "Courier note: parcel left with neighbour {name} at {address} because nobody answered.",
+        "SIM swap request rejected: caller gave SSN {us_ssn} which belongs to {name}, not the account holder.",
+        "Direct debit from IBAN {iban} (account holder {name}) bounced twice.",
+        "{name} from our reseller in {location} phoned {phone} about the outage.",
+        "Suspicious sign-ups from {ipv4}; the same device also used {ipv6}; linked person {name}.",
+        "Customer {own_name} says {name} (NI {uk_nino}) used his address {address} to open a line.",
+        "HK roaming claim: traveller {name}, HKID {hkid}, mobile {phone}.",
+        "Emergency contact on file: {name}, {phone}, {email}.",
     ],
     "ja": [
         "{own_name}様よりお電話。ご家族の{name}様（{phone}）宛の請求書が{address}に届いているとのこと。",
@@ -225,6 +236,15 @@ TEMPLATES = {
         "{own_name}様のご友人{name}様が{location}の店舗で契約。",
         "工事担当：{name}（{phone}）。訪問先：{address}。",
         "米国籍の{name}様（SSN {us_ssn}）、IPv6 {ipv6} からの申込。",
+        # written after the recognizers were tuned (see above)
+        "チャット履歴。{own_name}：妹の{name}が支払っています。カード番号は{card}です。",
+        "差出人：{name} <{email}> 件名：{own_email}の請求について",
+        "配達メモ：不在のため隣人の{name}さん（{address}）に預けました。",
+        "口座振替 IBAN {iban}（名義人 {name}）が2回不能。",
+        "{location}の代理店の{name}さんから{phone}に障害の連絡。",
+        "不審な申込：IP {ipv4} と {ipv6}、関係者 {surname}様。",
+        "緊急連絡先：{name}、{phone}、{email}。",
+        "本人確認書類：旅券 {passport}、氏名 {name}。",
     ],
 }
 FILLER = {

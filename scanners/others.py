@@ -94,7 +94,7 @@ _JAPANESE = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 ROLE_WORDS = frozenset(
     "agent caller customer client installer technician engineer staff visitor relative tenant partner ex-partner "
     "manager operator driver courier colleague neighbour neighbor friend order ticket invoice case dear hi hello "
-    "thanks from to cc attn".split()
+    "thanks from to cc attn subject re fw fwd date".split()
 )
 
 
@@ -166,6 +166,8 @@ def _trimmed(text: str, result: Any) -> Any:
     """A span without what was swallowed at its start: the role word before a name from spaCy,
     'the' before a place, an opening bracket before a phone number."""
     if _from_spacy(result) and result.entity_type in ("PERSON", "LOCATION"):
+        if text[result.start : result.end].lower() in ROLE_WORDS:
+            result.start = result.end  # nothing left: dropped
         while (word := re.match(r"[\w'-]+\s+", text[result.start : result.end])) and word.group().strip().lower() in ROLE_WORDS | {"the"}:
             result.start += word.end()
     closing = {"(": ")", "（": "）"}.get(text[result.start : result.start + 1])

@@ -70,6 +70,8 @@ _UK_POSTCODE = r"(?<![A-Za-z0-9])(?:GIR[ \t]?0AA|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[AB
 _TOWN = rf"(?!{REGIONS}){_NAME}"
 
 # Japanese: prefecture, municipality (市区町村, 郡), district, then 丁目/番地/号 or 1-2-3, then a building.
+# District names are kanji and katakana, with the few kana that names hold (丸の内, 自由が丘, 二つ室),
+# so that no sentence (particles) runs from a place to a phone number.
 _JD = "[0-9０-９]"
 _JDASH = "[-‐−－ー]"
 _KANJI = "[一-龥々〆ヵヶ]"
@@ -83,7 +85,7 @@ _JP_NUMBER = (
 _JP_BUILDING = rf"(?:[ 　]?(?:{_KANJI}|[ァ-ヴーA-Za-zＡ-Ｚａ-ｚ・])(?:{_KANJI}|[ぁ-んァ-ヴーA-Za-zＡ-Ｚａ-ｚ・]){{0,20}}?{_JD}{{1,4}}(?:号室)?)?"
 _JP_ADDRESS = (
     rf"(?:〒[ 　]?{_JD}{{3}}{_JDASH}?{_JD}{{4}}[ 　]?)?"
-    rf"(?:{_PREFECTURE}|{_MUNICIPALITY})(?:{_KANJI}|[ぁ-んァ-ヴー・ノＡ-Ｚａ-ｚ])*?{_JP_NUMBER}{_JP_BUILDING}"
+    rf"(?:{_PREFECTURE}|{_MUNICIPALITY})(?:{_KANJI}|[のがつケァ-ヴー・ノＡ-Ｚａ-ｚ]){{0,16}}?{_JP_NUMBER}{_JP_BUILDING}"
 )
 
 

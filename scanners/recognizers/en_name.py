@@ -24,7 +24,7 @@ BEFORE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?|(?i:dear|hi|hello|call|called|calling|contact|contacted|ask|asked|tell|told|"
     r"email|emailed|phone|phoned|agent|caller|installer|technician|engineer|relative|tenant|visitor|partner|ex-partner|neighbour|"
     r"neighbor|friend|colleague|manager|courier|driver|attn:?|cc:?|name:?|signed|regards,?|name of|registered to|belongs to|"
-    r"transfer:|holder:?)"
+    r"transfer:|holder:?|from:|to:|contact:|on file:)"
 )
 AFTER = r"(?:[ ]?\(|'s\b|,?[ ]who\b|[ ](?:said|says|called|calls|rang|rings|wrote|writes|asked|asks|phoned|emailed|left|visited|showed|signed|will|is|was|has|had)\b)"
 
