@@ -17,6 +17,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -103,7 +104,8 @@ def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, in
     if analyzer is None or not text.strip():
         return []
     own = _own_mentions(text, matcher)
-    found = [_trimmed(text, r) for r in analyzer.analyze(text=text, language=analyzer.config.nlp.language, entities=OTHER_PEOPLE_ENTITIES)]
+    analyses = [analyzer.analyze(text=text, language=analyzer.config.nlp.language, entities=OTHER_PEOPLE_ENTITIES)]
+    found = [_trimmed(text, r) for r in analyses[0]]
     found = [r for r in found if _plausible(text[r.start : r.end], r)]
     if _JAPANESE.search(text):
         latin = _JAPANESE.sub(" ", text)
@@ -111,9 +113,13 @@ def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, in
         # spaCy's English model reads Japanese as long runs of names and places: our own recognizers
         # (JpNameRecognizer, the Japanese addresses) cover Japanese script instead.
         found = [r for r in found if not (_from_spacy(r) and _JAPANESE.search(text[r.start : r.end]))]
-        found += analyzer.analyze_patterns(latin, PATTERN_ENTITIES)
         # Presidio drops a name contained in a longer one of spaCy's, dropped just above: ask again.
-        found += analyzer.analyze_patterns(text, ["PERSON"])
+        analyses += [analyzer.analyze_patterns(latin, PATTERN_ENTITIES), analyzer.analyze_patterns(text, ["PERSON"])]
+        found += analyses[1] + analyses[2]
+    if not all(getattr(analysis, "complete", True) for analysis in analyses):
+        # A recognizer failed on this text, so what it would have found is unknown: fail closed,
+        # show the subject's own mentions and nothing else of it.
+        found = [_Span(0, len(text))]
     pieces = [piece for r in found for piece in _outside(text, r.start, r.end, own)]
     spans: list[tuple[int, int]] = []
     for start, end in sorted(pieces):
@@ -134,6 +140,12 @@ def _outside(text: str, start: int, end: int, own: list[tuple[int, int]]) -> lis
     for own_start, own_end in own:
         pieces = [p for s, e in pieces for p in ((s, min(e, own_start)), (max(s, own_end), e)) if p[0] < p[1]]
     return [(s, e) for s, e in pieces if any(c.isalnum() for c in text[s:e])]
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
 
 
 def _own_mentions(text: str, matcher: SubjectMatcher) -> list[tuple[int, int]]:

@@ -94,6 +94,32 @@ def test_subjects_own_mentions_stay_and_others_go(matcher: SubjectMatcher) -> No
     assert NAME_JA in masked_ja and EMAIL in masked_ja and ja_name not in masked_ja
 
 
+class _Incomplete(list):  # type: ignore[type-arg]
+    """An analysis in which a recognizer failed (scanners.engine's contract: `complete` is False)."""
+
+    complete = False
+
+
+class _FailingOnce:
+    """The real analyzer, except that its full analysis reports a failed recognizer."""
+
+    def __init__(self, analyzer: object):
+        self._analyzer = analyzer
+        self.config = analyzer.config  # type: ignore[attr-defined]
+
+    def analyze(self, text: str, language: str, entities: list[str] | None = None) -> list:  # type: ignore[type-arg]
+        return _Incomplete(self._analyzer.analyze(text=text, language=language, entities=entities))  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._analyzer, name)
+
+
+def test_an_incomplete_analysis_shows_only_the_subjects_own_mentions(matcher: SubjectMatcher) -> None:
+    failing = SubjectMatcher(SUBJECT, _FailingOnce(matcher.analyzer), matcher.min_confidence)
+    text = f"{NAME} asked about order 4411; the refund goes to an account we could not check."
+    assert mask_other_people(text, failing) == f"{NAME}{MASK}"
+
+
 def test_plain_business_text_is_barely_masked(matcher: SubjectMatcher) -> None:
     generator = Generator(seed=3)
     texts = [" ".join(generator.rng.choice(FILLER[lang]).replace("{n}", str(generator.rng.randint(10000, 999999))).replace("{d}", str(generator.rng.randint(1, 28))) for _ in range(3)) for lang in ("en", "ja") for _ in range(15)]
