@@ -23,6 +23,7 @@ from typing import Any
 
 from dsr.subject import IdentifierKind
 from scanners.matcher import SubjectMatcher
+from scanners.settings import NlpSettings
 
 #: What counts as someone's personal data in exported text. DATE_TIME, ORGANIZATION, NRP and
 #: US_DRIVER_LICENSE are left out on purpose: they misfire on ordinary words and identify nobody.
@@ -104,7 +105,8 @@ def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, in
     if analyzer is None or not text.strip():
         return []
     own = _own_mentions(text, matcher)
-    analyses = [analyzer.analyze(text=text, language=analyzer.config.nlp.language, entities=OTHER_PEOPLE_ENTITIES)]
+    language = getattr(getattr(analyzer, "config", None), "nlp", NlpSettings()).language  # the configured model's language
+    analyses = [analyzer.analyze(text=text, language=language, entities=OTHER_PEOPLE_ENTITIES)]
     found = [_trimmed(text, r) for r in analyses[0]]
     found = [r for r in found if _plausible(text[r.start : r.end], r)]
     if _JAPANESE.search(text):

@@ -105,7 +105,6 @@ class _FailingOnce:
 
     def __init__(self, analyzer: object):
         self._analyzer = analyzer
-        self.config = analyzer.config  # type: ignore[attr-defined]
 
     def analyze(self, text: str, language: str, entities: list[str] | None = None) -> list:  # type: ignore[type-arg]
         return _Incomplete(self._analyzer.analyze(text=text, language=language, entities=entities))  # type: ignore[attr-defined]
