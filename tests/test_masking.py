@@ -187,6 +187,21 @@ def test_key_field_names() -> None:
     assert is_key_field("ref_code", declared={"ref_code"})
 
 
+@pytest.mark.parametrize("locale", ["en_US", "en_GB", "ja_JP", "hk"])
+def test_generated_addresses_are_found_whole(locale: str) -> None:
+    """Faker's addresses (Hong Kong ones by rule), on one line or several, inside a sentence."""
+    generator = Generator(seed=17)
+    fake = {"en_US": generator.us, "en_GB": generator.gb, "ja_JP": generator.ja}.get(locale)
+    missed = []
+    for i in range(100):
+        address = (fake.address() if fake else generator.hk_address()).replace("\n", ", " if i % 2 else "\n")
+        text = f"Please send it to {address} by Friday." if locale != "ja_JP" else f"お届け先は{address}です。"
+        start = text.index(address)
+        if not any(s <= start and e >= start + len(address) for s, e, _ in address_spans(text)):
+            missed.append(address)
+    assert len(missed) <= 2, missed
+
+
 def test_address_parts_are_one_span() -> None:
     text = "Sent to Flat 12B, 23/F, Block 3, Sunshine Building, 88 Nathan Road, Mong Kok, Kowloon. Thanks."
     assert [text[s:e] for s, e, _ in address_spans(text)] == ["Flat 12B, 23/F, Block 3, Sunshine Building, 88 Nathan Road, Mong Kok, Kowloon"]

@@ -62,7 +62,7 @@ US_STATE_NAMES = (
     "New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|"
     "South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming"
 )
-_US_CITY_STATE = rf"{_NAME},[ \t]+(?:{US_STATE_NAMES}|{'|'.join(US_STATES)})(?![A-Za-z])"
+_US_CITY_STATE = rf"{_NAME},[ \t]+(?:{US_STATE_NAMES}|{'|'.join(US_STATES)})(?![A-Za-z0-9])"
 _US_CITY_LINE = rf"{_NAME},?[ \t]+(?:{'|'.join(US_STATES)})[ \t]+\d{{5}}(?:-\d{{4}})?(?!\d)"
 _MILITARY = r"(?:PSC[ \t]+\d{4},?[ \t]+Box[ \t]+\d{4}|Unit[ \t]+\d{4}[ \t]+Box[ \t]+\d{4}|(?:USNS|USNV|USS|USCGC)[ \t]+[A-Z][a-z]+|[APD]PO[ \t]+A[AEP][ \t]+\d{5})"
 _PO_BOX = r"(?:P\.?[ \t]?O\.?[ \t]?Box|Post[ \t]+Office[ \t]+Box)[ \t]+\d{1,6}"
@@ -76,7 +76,9 @@ _JD = "[0-9０-９]"
 _JDASH = "[-‐−－ー]"
 _KANJI = "[一-龥々〆ヵヶ]"
 _PREFECTURE = rf"(?:北海道|東京都|京都府|大阪府|{_KANJI}{{2,3}}県)"
-_MUNICIPALITY = rf"(?:{_KANJI}|[ァ-ヴー]){{1,7}}?[市区町村郡]"
+_MUNICIPALITY = rf"(?:{_KANJI}|[ァ-ヴー]){{1,7}}?[市区町村郡](?![市区町村郡])"
+#: After a prefecture, a municipality may be written in hiragana too (あきる野市, いすみ市, さいたま市).
+_KANA_MUNICIPALITY = rf"(?:(?:{_KANJI}|[ァ-ヴー]){{1,7}}?|[ぁ-ん]{{2,6}}{_KANJI}?)[市区町村郡](?![市区町村郡])"
 _JP_NUMBER = (
     rf"(?:(?:{_JD}+|[一二三四五六七八九十]+)丁目(?:{_JD}+番地?)?(?:{_JD}+号)?"
     rf"|{_JD}+番地?(?:{_JD}+号?)?"
@@ -85,7 +87,7 @@ _JP_NUMBER = (
 _JP_BUILDING = rf"(?:[ 　]?(?:{_KANJI}|[ァ-ヴーA-Za-zＡ-Ｚａ-ｚ・])(?:{_KANJI}|[ぁ-んァ-ヴーA-Za-zＡ-Ｚａ-ｚ・]){{0,20}}?{_JD}{{1,4}}(?:号室)?)?"
 _JP_ADDRESS = (
     rf"(?:〒[ 　]?{_JD}{{3}}{_JDASH}?{_JD}{{4}}[ 　]?)?"
-    rf"(?:{_PREFECTURE}|{_MUNICIPALITY})(?:{_KANJI}|[のがつケァ-ヴー・ノＡ-Ｚａ-ｚ]){{0,16}}?{_JP_NUMBER}{_JP_BUILDING}"
+    rf"(?:{_PREFECTURE}(?:{_KANA_MUNICIPALITY}){{0,2}}|{_MUNICIPALITY})(?:{_KANJI}|[のがつケァ-ヴー・ノＡ-Ｚａ-ｚ]){{0,16}}?{_JP_NUMBER}{_JP_BUILDING}"
 )
 
 
@@ -98,7 +100,7 @@ class _Part:
 
 PARTS = [
     _Part("japanese address", re.compile(_JP_ADDRESS), True),
-    _Part("japanese place", re.compile(rf"{_PREFECTURE}(?:(?:{_KANJI}|[ぁ-んァ-ヴー]){{1,7}}?[市区町村郡]){{1,2}}"), True),
+    _Part("japanese place", re.compile(rf"{_PREFECTURE}(?:{_KANA_MUNICIPALITY}){{1,2}}"), True),
     _Part("street and number", re.compile(_STREET), True),
     _Part("US city, state and ZIP", re.compile(_US_CITY_LINE), True),
     _Part("US city and state", re.compile(_US_CITY_STATE), True),

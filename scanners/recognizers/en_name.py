@@ -24,9 +24,10 @@ BEFORE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?|(?i:dear|hi|hello|call|called|calling|contact|contacted|ask|asked|tell|told|"
     r"email|emailed|phone|phoned|agent|caller|installer|technician|engineer|relative|tenant|visitor|partner|ex-partner|neighbour|"
     r"neighbor|friend|colleague|manager|courier|driver|attn:?|cc:?|name:?|signed|regards,?|name of|registered to|belongs to|"
-    r"transfer:|holder:?|from:|to:|contact:|on file:)"
+    r"transfer:|holder:?|from:|to:|contact:|on file:|sister|brother|mother|father|wife|husband|son|daughter|aunt|uncle|cousin|"
+    r"grandmother|grandfather|girlfriend|boyfriend|landlord|landlady|flatmate|roommate)"
 )
-AFTER = r"(?:[ ]?\(|'s\b|,?[ ]who\b|[ ](?:said|says|called|calls|rang|rings|wrote|writes|asked|asks|phoned|emailed|left|visited|showed|signed|will|is|was|has|had)\b)"
+AFTER = r"(?:[ ]?\(|'s\b|,?[ ]who\b|[ ](?:said|says|called|calls|rang|rings|wrote|writes|asked|asks|phoned|emailed|left|visited|showed|signed|pays|paid|will|is|was|has|had|from[ ]our)\b)"
 
 
 class EnNameRecognizer(PatternRecognizer):
