@@ -22,8 +22,9 @@ from dsr.control.models import RequestRow, utcnow
 from dsr.discovery import Discovery
 from dsr.report import render_access_report
 from dsr.runtime import Runtime
+from dsr.subject import IdentifierKind
 from scanners.matcher import SubjectMatcher
-from scanners.others import mask_other_people
+from scanners.others import looks_like_header, mask_csv_row, mask_json_text, mask_other_people
 
 REVIEW_TITLE = "candidates we could not confirm, for review"
 
@@ -97,17 +98,43 @@ def _unconfirmed(discovery: Discovery, system: str, collection: str) -> int:
 
 
 def _export_objects(rt: Runtime, package: Path, discovery: Discovery, matcher: SubjectMatcher, system: str, collection: str) -> ExportedCollection:
-    objects = rt.estate.collection(system, collection).objects
+    coll = rt.estate.collection(system, collection)
+    objects = coll.objects
     assert objects is not None
     keys = sorted({f.key for f in discovery.mentions(system, collection)}, key=repr)
-    records = [
-        {"object": r["object"], "version_id": r["version_id"], "line": r["line"], "text": mask_other_people(r["text"], matcher)}
-        for r in rt.connector(system).read(collection, keys, ["text"])
-        if objects.export == "objects" or any(not h.unconfirmed for h in matcher.find(r["text"]))
-    ]
+    declared = _declared_keys(rt, system, collection)
+    records, header, current = [], None, None
+    for r in rt.connector(system).read(collection, keys, ["text"]):
+        fmt = objects.format_of(r["object"])
+        if (r["object"], r["version_id"]) != current:  # a new object: a CSV one may open with its header
+            current = (r["object"], r["version_id"])
+            header = looks_like_header(r["text"]) if fmt == "csv" else None
+            is_header = header is not None
+        else:
+            is_header = False
+        if objects.export == "objects" or any(not h.unconfirmed for h in matcher.find(r["text"])):  # unconfirmed: listed for review instead
+            text = r["text"] if is_header else _mask_record_text(r["text"], fmt, matcher, header, declared)
+            records.append({"object": r["object"], "version_id": r["version_id"], "line": r["line"], "text": text})
     fields = ["object", "version_id", "line", "text"]
     _write(package, f"{system}.{collection}", records, fields)
     return ExportedCollection(system, collection, len(records), tuple(fields), (), unconfirmed=_unconfirmed(discovery, system, collection))
+
+
+def _declared_keys(rt: Runtime, system: str, collection: str) -> set[str]:
+    """Fields the dataset declares as keys: primary key, customer numbers, references."""
+    coll = rt.estate.collection(system, collection)
+    identity = {name for name, conf in coll.fields.items() if conf.identity is IdentifierKind.CUSTOMER_ID}
+    return set(coll.primary_key) | identity | {ref.field for ref in coll.references}
+
+
+def _mask_record_text(text: str, fmt: str, matcher: SubjectMatcher, header: list[str] | None, declared: set[str]) -> str:
+    """One record of an object with other people masked: a CSV row cell by cell, a JSON record value
+    by value (key and id fields untouched), a line of text as a whole."""
+    if fmt == "csv":
+        return mask_csv_row(text, matcher, header, declared)
+    if fmt in ("json", "jsonl"):
+        return mask_json_text(text, matcher, declared)
+    return mask_other_people(text, matcher)
 
 
 def exported_collections(discovery: Discovery) -> list[str]:

@@ -16,14 +16,25 @@ and find context that is not there.
 
 from __future__ import annotations
 
+from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
+
+from scanners.recognizers.address import StreetAddressRecognizer
+from scanners.recognizers.en_name import EnNameRecognizer
 from scanners.recognizers.hk_phone import HkPhoneRecognizer
 from scanners.recognizers.hkid import HkidRecognizer
+from scanners.recognizers.jp_name import JpNameRecognizer
 from scanners.recognizers.jp_phone import JpPhoneRecognizer
 from scanners.recognizers.jp_postcode import JpPostcodeRecognizer
 from scanners.recognizers.my_number import MyNumberRecognizer
+from scanners.recognizers.passport import PassportRecognizer
+from scanners.recognizers.payment_card import PaymentCardRecognizer
 
 RECOGNIZERS: dict[str, type] = {
     cls.__name__: cls for cls in (JpPhoneRecognizer, JpPostcodeRecognizer, MyNumberRecognizer, HkPhoneRecognizer, HkidRecognizer)
 }
+# Masking other people in exports (scanners.others): addresses, names, passports, cards.
+RECOGNIZERS.update({cls.__name__: cls for cls in (StreetAddressRecognizer, JpNameRecognizer, EnNameRecognizer, PassportRecognizer, PaymentCardRecognizer)})
+# Presidio's own, but not in the set its registry loads by default (so `predefined:` cannot name it).
+RECOGNIZERS.update({cls.__name__: cls for cls in (UkNinoRecognizer,)})
 
 __all__ = ["RECOGNIZERS", "HkPhoneRecognizer", "HkidRecognizer", "JpPhoneRecognizer", "JpPostcodeRecognizer", "MyNumberRecognizer"]
