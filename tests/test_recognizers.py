@@ -427,6 +427,21 @@ def test_context_beyond_the_window_does_not_count(patterns: AnalyzerEngine) -> N
         assert found(patterns, f"{number}{far}{word}", entity, number) < REPORTED
 
 
+def test_a_word_between_two_numbers_labels_the_nearer_one(patterns: AnalyzerEngine) -> None:
+    """'Order 0312345678, phone 0312345679': the phone word is the second number's label; on a tie,
+    too, the number after it (labels usually come first). A label before a list covers the list."""
+    rng = random.Random(RNG_SEED + 9)
+    for _ in range(20):
+        order, phone = "".join(jp_phone_groups(rng)), "".join(jp_phone_groups(rng))
+        text = f"Order {order}, phone {phone}"
+        assert found(patterns, text, "JP_PHONE_NUMBER", order) < REPORTED
+        assert found(patterns, text, "JP_PHONE_NUMBER", phone) >= REPORTED
+        text = f"{phone}（携帯）、注文番号 {order}"
+        assert found(patterns, text, "JP_PHONE_NUMBER", phone) >= REPORTED
+        first, second = hk_local(rng, " "), hk_local(rng, " ")
+        assert found(patterns, f"電話：{first}／{second}", "HK_PHONE_NUMBER", second) >= REPORTED
+
+
 def test_a_word_cut_by_the_window_edge_is_judged_whole(patterns: AnalyzerEngine) -> None:
     """'tel' at the very start of the window is the end of 'hotel'; 'HK' at its very end the start of 'HKT'."""
     rng = random.Random(RNG_SEED + 8)
