@@ -34,8 +34,8 @@ DIGIT = "[0-9０-９]"
 HYPHENS = "\\-\u2010-\u2015\u2212－ー\uff70"
 #: HYPHENS, and the dots some write between the groups of a phone number instead.
 DASHES = HYPHENS + ".．"
-FULL_STOPS = ("。", "｡")
-_NUMBER = re.compile("[0-9]{3}")  # after NFKC: three digits in a row start another number  # ideographic and half-width: where a Japanese sentence, and its context, ends
+FULL_STOPS = ("。", "｡")  # ideographic and half-width: where a Japanese sentence, and its context, ends
+_NUMBER = re.compile("[0-9]{3}")  # after NFKC: three digits in a row start another number
 
 
 class ContextScoredRecognizer(PatternRecognizer):
