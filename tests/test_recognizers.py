@@ -109,6 +109,9 @@ def test_jp_phone_numbers_in_full_width_are_reported(engine: AnalyzerEngine, num
     "Tel 1234567890",          # national numbers start with 0
     "Tel 03-1234-5678-9",      # part of a longer number
     "Tel 0123456789012",
+    "Tel ORD0901234567890",    # inside an order number
+    "Tel ORD09012345678",
+    "携帯 090123456789",       # one digit too many
 ])
 def test_invalid_jp_phone_numbers_are_not_reported(engine: AnalyzerEngine, text: str) -> None:
     assert score(engine, text, "JP_PHONE_NUMBER") == 0.0
