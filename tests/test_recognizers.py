@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import string
 import textwrap
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
@@ -318,8 +319,8 @@ FILLER = "のご連絡、ありがとうございます お客様の情報 "  # 
 SEPARATORS = ["-", " ", ".", "－", "ー", "ｰ", "\u2010", "\u2212"]
 CONTEXT_WORDS = {
     "JP_MY_NUMBER": ["マイナンバー", "個人番号", "My Number", "my number"],
-    "JP_PHONE_NUMBER": ["携帯", "電話", "電話番号", "連絡先", "TEL", "Tel.", "phone", "mobile", "mob", "contact"],
-    "HK_PHONE_NUMBER": ["電話", "手機", "phone", "mobile", "Tel.", "contact", "HK", "Hong Kong"],
+    "JP_PHONE_NUMBER": ["携帯", "電話", "電話番号", "連絡先", "TEL", "Tel.", "ＴＥＬ", "℡", "☎", "phone", "mobile", "mob", "contact"],
+    "HK_PHONE_NUMBER": ["電話", "手機", "手提電話", "phone", "mobile", "Tel.", "contact", "HK", "Hong Kong", "☎"],
     "JP_POSTCODE": ["郵便番号", "〒", "postcode", "Postal code", "zip"],
     "HK_HKID": ["HKID", "香港身份證", "身份證"],
 }
@@ -369,9 +370,9 @@ def full_width(text: str) -> str:
 
 def beside(rng: random.Random, number: str, word: str, side: str, distance: int) -> str:
     """The number with a context word `distance` characters away, before or after it. Latin words
-    keep at least a space from the number (touching, they would make one longer code)."""
+    (full-width too) keep at least a space from the number (touching, they would make one longer code)."""
     gap = (FILLER * 3)[:distance]
-    touching = word[-1] if side == "before" else word[0]
+    touching = unicodedata.normalize("NFKC", word[-1] if side == "before" else word[0])  # Ｔ touches like T
     if touching.isascii() and touching.isalnum() and not gap[:1].isspace():
         gap = " " + gap[1:] if gap else " "
     if side == "before":
