@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import string
 import textwrap
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
@@ -111,6 +112,9 @@ def test_jp_phone_numbers_in_full_width_are_reported(engine: AnalyzerEngine, num
     "Tel 1234567890",          # national numbers start with 0
     "Tel 03-1234-5678-9",      # part of a longer number
     "Tel 0123456789012",
+    "Tel ORD0901234567890",    # inside an order number
+    "Tel ORD09012345678",
+    "携帯 090123456789",       # one digit too many
 ])
 def test_invalid_jp_phone_numbers_are_not_reported(engine: AnalyzerEngine, text: str) -> None:
     assert score(engine, text, "JP_PHONE_NUMBER") == 0.0
@@ -317,8 +321,8 @@ FILLER = "のご連絡、ありがとうございます お客様の情報 "  # 
 SEPARATORS = ["-", " ", ".", "－", "ー", "ｰ", "\u2010", "\u2212"]
 CONTEXT_WORDS = {
     "JP_MY_NUMBER": ["マイナンバー", "個人番号", "My Number", "my number"],
-    "JP_PHONE_NUMBER": ["携帯", "電話", "電話番号", "連絡先", "TEL", "Tel.", "phone", "mobile", "mob", "contact"],
-    "HK_PHONE_NUMBER": ["電話", "手機", "phone", "mobile", "Tel.", "contact", "HK", "Hong Kong"],
+    "JP_PHONE_NUMBER": ["携帯", "電話", "電話番号", "連絡先", "TEL", "Tel.", "ＴＥＬ", "℡", "☎", "phone", "mobile", "mob", "contact"],
+    "HK_PHONE_NUMBER": ["電話", "手機", "手提電話", "phone", "mobile", "Tel.", "contact", "HK", "Hong Kong", "☎"],
     "JP_POSTCODE": ["郵便番号", "〒", "postcode", "Postal code", "zip"],
     "HK_HKID": ["HKID", "香港身份證", "身份證"],
 }
@@ -368,9 +372,9 @@ def full_width(text: str) -> str:
 
 def beside(rng: random.Random, number: str, word: str, side: str, distance: int) -> str:
     """The number with a context word `distance` characters away, before or after it. Latin words
-    keep at least a space from the number (touching, they would make one longer code)."""
+    (full-width too) keep at least a space from the number (touching, they would make one longer code)."""
     gap = (FILLER * 3)[:distance]
-    touching = word[-1] if side == "before" else word[0]
+    touching = unicodedata.normalize("NFKC", word[-1] if side == "before" else word[0])  # Ｔ touches like T
     if touching.isascii() and touching.isalnum() and not gap[:1].isspace():
         gap = " " + gap[1:] if gap else " "
     if side == "before":
@@ -427,6 +431,21 @@ def test_context_beyond_the_window_does_not_count(patterns: AnalyzerEngine) -> N
         word = CONTEXT_WORDS[entity][0]
         assert found(patterns, f"{word}{far}{number}", entity, number) < REPORTED
         assert found(patterns, f"{number}{far}{word}", entity, number) < REPORTED
+
+
+def test_a_word_between_two_numbers_labels_the_nearer_one(patterns: AnalyzerEngine) -> None:
+    """'Order 0312345678, phone 0312345679': the phone word is the second number's label; on a tie,
+    too, the number after it (labels usually come first). A label before a list covers the list."""
+    rng = random.Random(RNG_SEED + 9)
+    for _ in range(20):
+        order, phone = "".join(jp_phone_groups(rng)), "".join(jp_phone_groups(rng))
+        text = f"Order {order}, phone {phone}"
+        assert found(patterns, text, "JP_PHONE_NUMBER", order) < REPORTED
+        assert found(patterns, text, "JP_PHONE_NUMBER", phone) >= REPORTED
+        text = f"{phone}（携帯）、注文番号 {order}"
+        assert found(patterns, text, "JP_PHONE_NUMBER", phone) >= REPORTED
+        first, second = hk_local(rng, " "), hk_local(rng, " ")
+        assert found(patterns, f"電話：{first}／{second}", "HK_PHONE_NUMBER", second) >= REPORTED
 
 
 def test_a_word_cut_by_the_window_edge_is_judged_whole(patterns: AnalyzerEngine) -> None:

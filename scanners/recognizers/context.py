@@ -6,9 +6,11 @@ multi-word context ("my number", "Hong Kong"), it matches substrings ("hk" in "H
 090...（携帯） never meets its context word. Recognizers whose findings only count next to a context
 word subclass this instead.
 
-The window is measured in characters, not tokens, for the same reason: CONTEXT_WINDOW characters
-before the candidate and as many after it (a form writes "電話番号：", a note "... (mobile)"),
-normalised with NFKC so that full-width ＴＥＬ is TEL.
+The window is measured in characters, not tokens, for the same reason: `context_window`
+(scanners.yaml, default CONTEXT_WINDOW) characters before the candidate and as many after it (a
+form writes "電話番号：", a note "... (mobile)"), normalised with NFKC so that full-width ＴＥＬ is
+TEL. A Japanese full stop ends the window; a word after the candidate that stands nearer the next
+number labels that one instead.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ HYPHENS = "\\-\u2010-\u2015\u2212－ー\uff70"
 #: HYPHENS, and the dots some write between the groups of a phone number instead.
 DASHES = HYPHENS + ".．"
 FULL_STOPS = ("。", "｡")  # ideographic and half-width: where a Japanese sentence, and its context, ends
+_NUMBER = re.compile("[0-9]{3}")  # after NFKC: three digits in a row start another number
 
 
 class ContextScoredRecognizer(PatternRecognizer):
@@ -70,29 +73,43 @@ class ContextScoredRecognizer(PatternRecognizer):
         return score
 
     def context_word(self, text: str, start: int, end: int) -> str | None:
-        """The context word nearest the match, lying wholly within the window on either side.
+        """The context word nearest the match within the window on either side, if any."""
+        before, after = self._word_before(text, start), self._word_after(text, end)
+        if before and (after is None or before[1] <= after[1]):
+            return before[0]
+        return after[0] if after else None
 
-        Each side is read with one character more beyond the window, so that a Latin word cut
-        by the window's edge is judged with its true neighbour ('tel' at the edge of '...hotel').
-        The window stops at a Japanese full stop (。): the next sentence is about something else.
+    def _word_before(self, text: str, start: int) -> tuple[str, int] | None:
+        """The last context word wholly within the window before the match, and its distance.
+
+        Read with one character more, so that a Latin word cut by the window's edge is judged
+        with its true neighbour ('tel' at the edge of '...hotel'); a Japanese full stop (。) ends
+        the window: the sentence before is about something else.
         """
-        lo, hi = max(0, start - self.context_window), end + self.context_window
-        # A Japanese full stop ends the sentence: a word beyond it is about something else.
+        lo = max(0, start - self.context_window)
         if (stop := max(text.rfind(mark, lo, start) for mark in FULL_STOPS)) >= 0:
             lo = stop + 1
-        hi = min((i for mark in FULL_STOPS if (i := text.find(mark, end, hi)) >= 0), default=hi)
         lead = unicodedata.normalize("NFKC", text[max(0, lo - 1) : lo])
-        before = lead + unicodedata.normalize("NFKC", text[lo:start])
-        after = unicodedata.normalize("NFKC", text[end:hi])
-        trail = unicodedata.normalize("NFKC", text[hi : hi + 1])
-        nearest_before = None
-        for found in self._context_re.finditer(before):
-            if found.start() >= len(lead):
-                nearest_before = found
-        nearest_after = next((found for found in self._context_re.finditer(after + trail) if found.end() <= len(after)), None)
-        if nearest_before and (nearest_after is None or len(before) - nearest_before.end() <= nearest_after.start()):
-            return nearest_before.group()
-        return nearest_after.group() if nearest_after else None
+        window = lead + unicodedata.normalize("NFKC", text[lo:start])
+        last = None
+        for found in self._context_re.finditer(window, len(lead)):
+            last = found
+        return (last.group(), len(window) - last.end()) if last else None
+
+    def _word_after(self, text: str, end: int) -> tuple[str, int] | None:
+        """The first context word wholly within the window after the match, and its distance,
+        unless it stands nearer the next number than this one ('Order 0312345678, phone
+        0312345679': the word labels what follows it, as labels usually do)."""
+        stop = min((i for mark in FULL_STOPS if (i := text.find(mark, end, end + 2 * self.context_window)) >= 0), default=end + 2 * self.context_window)
+        window_end = len(unicodedata.normalize("NFKC", text[end : min(stop, end + self.context_window)]))
+        rest = unicodedata.normalize("NFKC", text[end:stop])  # the window, and what a word in it is nearer to
+        found = self._context_re.search(rest)
+        if found is None or found.end() > window_end:
+            return None
+        following = _NUMBER.search(rest, found.end())
+        if following is not None and following.start() - found.end() <= found.start():
+            return None
+        return found.group(), found.start()
 
 
 def context_regex(words: list[str]) -> re.Pattern[str]:

@@ -31,7 +31,7 @@ class HkPhoneRecognizer(ContextScoredRecognizer):
         Pattern("hk phone (local)", f"(?<![{ALNUM}+＋]|{DIGIT}{_SEP}|{DIGIT}[)）]){_LOCAL}", 0.2),
     ]
     CONTEXT = ["phone", "telephone", "tel", "mobile", "mob", "cell", "call", "contact", "whatsapp", "HK", "Hong Kong",
-               "電話", "手機", "聯絡", "聯絡電話", "流動電話", "香港", "携帯", "連絡先"]
+               "電話", "手機", "手提", "聯絡", "聯絡電話", "流動電話", "傳真", "香港", "携帯", "連絡先", "☎"]
     SCORE_WITH_CONTEXT = 0.75
 
     def invalidate_result(self, pattern_text: str) -> bool:

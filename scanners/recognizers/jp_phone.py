@@ -40,7 +40,7 @@ class JpPhoneRecognizer(ContextScoredRecognizer):
         Pattern("jp phone (national, bare digits)", _BARE, 0.2),
     ]
     CONTEXT = ["phone", "telephone", "tel", "mobile", "mob", "cell", "fax", "contact", "call",
-               "電話", "電話番号", "携帯", "携帯電話", "連絡先", "ケータイ", "でんわ"]
+               "電話", "電話番号", "携帯", "携帯電話", "連絡先", "ケータイ", "でんわ", "☎"]  # ℡ is TEL after NFKC
     SCORE_WITH_CONTEXT = 0.7
 
     def score_without_context(self, matched: str, score: float) -> float:
