@@ -109,11 +109,9 @@ def _export_objects(rt: Runtime, package: Path, discovery: Discovery, matcher: S
         if (r["object"], r["version_id"]) != current:  # a new object: a CSV one may open with its header
             current = (r["object"], r["version_id"])
             header = looks_like_header(r["text"]) if fmt == "csv" else None
-            is_header = header is not None
-        else:
-            is_header = False
         if objects.export == "objects" or any(not h.unconfirmed for h in matcher.find(r["text"])):  # unconfirmed: listed for review instead
-            text = r["text"] if is_header else _mask_record_text(r["text"], fmt, matcher, header, declared)
+            # A header is masked like any row: a first row that only looked like one may be data.
+            text = _mask_record_text(r["text"], fmt, matcher, header, declared)
             records.append({"object": r["object"], "version_id": r["version_id"], "line": r["line"], "text": text})
     fields = ["object", "version_id", "line", "text"]
     _write(package, f"{system}.{collection}", records, fields)

@@ -136,8 +136,8 @@ def _masked_spans(text: str, matcher: SubjectMatcher, places: list[tuple[int, in
 
 def _outside(text: str, start: int, end: int, own: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The parts of [start, end) outside the subject's own mentions (they stay: they are what the
-    export is for) that still hold a letter or a digit: in "Hanako Yamada" next to the subject Taro
-    Yamada's own mention, the other person's given name is still masked."""
+    export is for) that still hold a letter or a digit: when spaCy reads "Hanako Sato, Taro Yamada"
+    as one name, the subject Taro Yamada stays and Hanako Sato is still masked."""
     pieces = [(start, end)]
     for own_start, own_end in own:
         pieces = [p for s, e in pieces for p in ((s, min(e, own_start)), (max(s, own_end), e)) if p[0] < p[1]]

@@ -143,6 +143,7 @@ def test_csv_id_column_is_never_masked(matcher: SubjectMatcher) -> None:
     generator = Generator(seed=11)
     header = looks_like_header("id,order_no,customer_id,note,contact_phone")
     assert header == ["id", "order_no", "customer_id", "note", "contact_phone"]
+    assert mask_csv_row("id,order_no,customer_id,note,contact_phone", matcher, header) == "id,order_no,customer_id,note,contact_phone"
     for _ in range(5):
         row_id, order_no = "0" + "".join(generator.rng.choices("0123456789", k=10)), str(generator.rng.randint(10**9, 10**10))
         other_phone, other_name = generator.phone(), generator.value("name", "en")[0]
