@@ -113,6 +113,46 @@ class AppliedStep:
     refused: tuple[str, ...] = ()
 
 
+# --------------------------------------------------------------------------- data map: what a store holds
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A column as the store declares it: name, type as the store writes it, whether NULL is allowed."""
+
+    name: str
+    type: str
+    nullable: bool
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A table (or a prefix of objects) the store holds, declared in a dataset or not.
+
+    `kind`: table; inheritance_child or partition (PostgreSQL; `parent` names the table it belongs
+    to); prefix (objects: `name` is "bucket/prefix"). `rows_estimate`: the store's own estimate (for
+    objects: the objects counted, up to a bound), None when the store has none.
+    """
+
+    name: str
+    kind: Literal["table", "inheritance_child", "partition", "prefix"] = "table"
+    parent: str | None = None
+    columns: tuple[ColumnInfo, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    rows_estimate: int | None = None
+
+
+@dataclass(frozen=True)
+class StoreSchema:
+    """Everything a store holds, from reflection (views left out): what the data map classifies."""
+
+    system: str
+    collections: tuple[CollectionInfo, ...]
+
+    def collection(self, name: str) -> CollectionInfo | None:
+        return next((c for c in self.collections if c.name == name), None)
+
 
 @runtime_checkable
 class Connector(Protocol):
@@ -152,6 +192,16 @@ class Connector(Protocol):
 
     def check(self) -> list[str]:
         """Live checks of the dataset against the store (missing tables, unindexed identity fields)."""
+        ...
+
+    def schema(self) -> StoreSchema:
+        """Every collection the store holds, whether a dataset declares it or not (that is the point:
+        finding what is unmapped), with its columns, keys, enforced foreign keys and size estimate."""
+        ...
+
+    def sample(self, collection: str, n: int) -> list[dict[str, Any]]:
+        """At most `n` records of any collection `schema()` names, read without a full scan of a
+        large one. For the data map only: the caller classifies them and keeps no value."""
         ...
 
     def close(self) -> None: ...

@@ -19,16 +19,20 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.base import AppliedStep, ApplyContext, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
+from connectors.base import AppliedStep, ApplyContext, CollectionInfo, ConnectorError, ForeignKey, Key, Match, Mention, Step, StoreSchema, TextMatcher
 from dsr.config import DatasetConfig, ObjectsConfig, SystemConfig
 from dsr.subject import Identifier
-from scanners.readers import SkippedObject, decoded_chunks, iter_records, rewrite
+from scanners.readers import Format, SkippedObject, decoded_chunks, iter_records, rewrite
 
 NULL_VERSION = "null"  # S3's version id of objects written while versioning was off
 SPOOL_BYTES = 32 << 20  # a rewritten object spills from memory to a temporary file beyond this
 GZIP_MAGIC = b"\x1f\x8b"  # a gzip object is rewritten as gzip, whatever its name says
 TAG_UNSAFE = re.compile(r"[^\w\s+\-=.:/@]")  # S3 refuses these in a tag value ("[redacted]" becomes "redacted")
 # Headers a rewritten object keeps (as head_object names them, as put_object takes them).
+# The data map: objects are counted up to this bound per prefix; a sample reads a few objects, each only so far.
+OBJECT_COUNT_CAP = 10_000
+SAMPLE_OBJECTS = 8
+SAMPLE_BYTES = 64 << 10
 KEPT_HEADERS = ("ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "Expires",
                 "ServerSideEncryption", "SSEKMSKeyId", "StorageClass")
 
@@ -235,8 +239,99 @@ class S3Connector:
                 warnings.append(f"{self.system}.{name}: bucket {coll.objects.bucket} is versioned; erasure deletes every version")
         return warnings
 
+    # ----------------------------------------------------------------- data map (every prefix, declared or not)
+
+    def schema(self) -> StoreSchema:
+        """Every bucket the dataset names or the credentials can list, as prefixes: the first path
+        segment of its keys (and each declared collection's own prefix), with objects counted up to
+        OBJECT_COUNT_CAP. Objects directly at a bucket's top are the prefix "bucket/"."""
+        buckets = {c.objects.bucket for c in self.dataset.collections.values() if c.objects}
+        try:
+            buckets |= {b["Name"] for b in self.client.list_buckets().get("Buckets", [])}
+        except ClientError:
+            pass  # credentials that may not list buckets still reach the declared ones
+        except BotoCoreError as exc:
+            raise self._fail("listing buckets", exc) from None
+        collections = []
+        for bucket in sorted(buckets):
+            prefixes = self._first_segments(bucket)
+            prefixes |= {c.objects.prefix for c in self.dataset.collections.values() if c.objects and c.objects.bucket == bucket and c.objects.prefix}
+            for prefix in sorted(prefixes):
+                collections.append(CollectionInfo(f"{bucket}/{prefix}", kind="prefix", rows_estimate=sum(1 for _ in self._keys(bucket, prefix, OBJECT_COUNT_CAP))))
+        return StoreSchema(self.system, tuple(collections))
+
+    def sample(self, collection: str, n: int) -> list[dict[str, Any]]:
+        """Up to n records (lines, rows) from a few objects spread over the prefix, at most
+        SAMPLE_BYTES read of each: {"object": key, "text": record}. `collection` is a dataset
+        collection or a "bucket/prefix" from schema()."""
+        if n < 1:
+            raise ConnectorError(f"system {self.system!r}: a sample needs at least one record (asked for {n})")
+        coll = self.dataset.collections.get(collection)
+        if coll is not None and coll.objects is not None:
+            bucket, prefix, format_of = coll.objects.bucket, coll.objects.prefix, coll.objects.format_of
+        elif "/" in collection:
+            bucket, prefix = collection.split("/", 1)
+            format_of = ObjectsConfig(bucket=bucket).format_of
+        else:
+            raise ConnectorError(f"system {self.system!r}: {collection!r} is neither an object collection of its dataset nor a bucket/prefix")
+        keys = list(self._keys(bucket, prefix, OBJECT_COUNT_CAP))
+        chosen = keys[:: max(1, len(keys) // SAMPLE_OBJECTS)][:SAMPLE_OBJECTS]
+        records: list[dict[str, Any]] = []
+        for key in chosen:
+            per_object = -(-(n - len(records)) // max(1, len(chosen) - chosen.index(key)))  # an even share of what is left
+            try:
+                body = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SAMPLE_BYTES - 1}")["Body"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                    continue  # an empty object: nothing to read
+                raise self._fail(f"sampling an object of {bucket}", exc) from None
+            except BotoCoreError as exc:
+                raise self._fail(f"sampling an object of {bucket}", exc) from None
+            try:
+                for record in iter_records(body, _sample_format(format_of(key))):
+                    records.append({"object": key, "text": record.text})
+                    per_object -= 1
+                    if per_object <= 0 or len(records) >= n:
+                        break
+            except SkippedObject:
+                pass  # binary, or a gzip stream cut at SAMPLE_BYTES: what was read before still counts
+            finally:
+                body.close()
+        return records[:n]
+
+    def _first_segments(self, bucket: str) -> set[str]:
+        """The bucket's top-level "folders" (and "" when objects lie at its top)."""
+        segments: set[str] = set()
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/"):
+                segments |= {p["Prefix"] for p in page.get("CommonPrefixes", [])}
+                if page.get("Contents"):
+                    segments.add("")
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(f"listing bucket {bucket}", exc) from None
+        return segments
+
+    def _keys(self, bucket: str, prefix: str, limit: int) -> Iterator[str]:
+        """Current objects' keys under the prefix, at most `limit` (prefix "": those at the bucket's top)."""
+        seen = 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **({"Delimiter": "/"} if not prefix else {}))
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+                    seen += 1
+                    if seen >= limit:
+                        return
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(f"listing bucket {bucket}", exc) from None
+
     def close(self) -> None:
         self.client.close()
+
+
+def _sample_format(fmt: Format) -> Format:
+    """A sample reads only the start of an object: a JSON document is read as lines rather than whole."""
+    return "text" if fmt == "json" else fmt
 
 
 class _Refused(Exception):

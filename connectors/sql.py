@@ -13,15 +13,19 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Column, ColumnElement, Engine, MetaData, String, Table, create_engine, delete, event, func, inspect, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from connectors import base
 from connectors.base import PSEUDONYM_PREFIX, AppliedStep, ApplyContext, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
 from dsr.config import DatasetConfig, FieldConfig, SystemConfig
 from dsr.subject import Identifier, IdentifierKind, digits_forms, spellings
 
 CHUNK = 500
+COUNT_CAP = 10_000  # without the store's own estimate, rows are counted up to this bound, never further
+SAMPLE_OVERSHOOT = 3  # TABLESAMPLE asks for about this many times the rows wanted, so a sample rarely falls short
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -316,6 +320,100 @@ class SqlConnector:
                     entry["references"] = references
                 collections[table] = entry
         return {"system": self.system, "collections": collections}
+
+    # ----------------------------------------------------------------- data map (every table, declared or not)
+
+    def schema(self) -> base.StoreSchema:
+        """Every table of the database (views left out), in one pass of bulk reflection."""
+        with self._connect("reflecting the schema") as conn, _quiet_reflection():
+            try:
+                inspector = inspect(conn)
+                columns = {name: cols for (_, name), cols in inspector.get_multi_columns().items()}
+                keys = {name: pk for (_, name), pk in inspector.get_multi_pk_constraint().items()}
+                constraints = {name: fks for (_, name), fks in inspector.get_multi_foreign_keys().items()}
+                parents = self._inheritance(conn)
+                estimates = {name: self._row_estimate(conn, name) for name in columns}
+            except SQLAlchemyError as exc:
+                raise ConnectorError(f"system {self.system!r}: reflecting the schema failed: {_reason(exc)}") from None
+        collections = []
+        for name in sorted(columns):
+            nullable = {c["name"]: bool(c["nullable"]) for c in columns[name]}
+            fks = tuple(
+                ForeignKey(name, tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]),
+                           all(nullable.get(c, True) for c in fk["constrained_columns"]))
+                for fk in constraints.get(name, []) if fk.get("referred_table") and fk.get("constrained_columns")
+            )
+            kind, parent = parents.get(name, ("table", None))
+            collections.append(base.CollectionInfo(
+                name=name, kind=kind, parent=parent,  # type: ignore[arg-type]
+                columns=tuple(base.ColumnInfo(c["name"], self._type_text(c["type"]), bool(c["nullable"])) for c in columns[name]),
+                primary_key=tuple((keys.get(name) or {}).get("constrained_columns") or ()), foreign_keys=fks, rows_estimate=estimates[name],
+            ))
+        return base.StoreSchema(self.system, tuple(collections))
+
+    def sample(self, collection: str, n: int) -> list[dict[str, Any]]:
+        """At most n rows: on PostgreSQL a TABLESAMPLE SYSTEM of a few random pages when the table is
+        larger than the sample, elsewhere (and as a fallback) the first n rows the database returns.
+        Either way the database stops reading after n rows: no table is ever read whole."""
+        if n < 1:
+            raise ConnectorError(f"system {self.system!r}: a sample needs at least one row (asked for {n})")
+        with self._connect(f"sampling {collection}") as conn, _quiet_reflection():
+            try:
+                names = [c["name"] for c in inspect(conn).get_columns(collection)]
+            except NoSuchTableError:
+                raise ConnectorError(f"system {self.system!r}: table {collection!r} does not exist") from None
+            except SQLAlchemyError as exc:
+                raise ConnectorError(f"system {self.system!r}: reflecting {collection} failed: {_reason(exc)}") from None
+            target = sa.table(collection, *(sa.column(c) for c in names))  # identifiers quoted by the dialect, never formatted in
+            try:
+                rows: list[dict[str, Any]] = []
+                if self.engine.dialect.name == "postgresql":
+                    estimate = self._row_estimate(conn, collection) or 0
+                    percent = 100.0 * SAMPLE_OVERSHOOT * n / estimate if estimate else 100.0
+                    while percent < 100.0 and len(rows) < n:  # a few random pages; more when they fell short
+                        sampled = sa.tablesample(target, func.system(sa.literal_column(repr(round(percent, 6)))))
+                        rows = [dict(r._mapping) for r in conn.execute(select(*sampled.c).limit(n))]
+                        percent *= 4
+                if len(rows) < n:
+                    rows = [dict(r._mapping) for r in conn.execute(select(*target.c).limit(n))]
+            except SQLAlchemyError as exc:
+                raise ConnectorError(f"system {self.system!r}: sampling {collection} failed: {_reason(exc)}") from None
+        return rows
+
+    def _inheritance(self, conn: Connection) -> dict[str, tuple[str, str]]:
+        """PostgreSQL tables that belong to another: child name -> (partition or inheritance_child, parent)."""
+        if self.engine.dialect.name != "postgresql":
+            return {}
+        rows = conn.execute(text(
+            "SELECT c.relname, p.relname, c.relispartition FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
+        ))
+        return {child: ("partition" if is_partition else "inheritance_child", parent) for child, parent, is_partition in rows}
+
+    def _row_estimate(self, conn: Connection, name: str) -> int:
+        """Rows of a table: the store's estimate for a large one (PostgreSQL's planner, which scales
+        its statistics to the table's current size, analysed or not; MariaDB's statistics); a small
+        one, or one the store has no estimate of, is counted, but never beyond COUNT_CAP."""
+        dialect = self.engine.dialect.name
+        estimate = None
+        if dialect == "postgresql":
+            quoted = self.engine.dialect.identifier_preparer.quote(name)
+            estimate = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {quoted}")).scalar_one()[0]["Plan"]["Plan Rows"]
+        elif dialect in ("mysql", "mariadb"):
+            estimate = conn.execute(text(
+                "SELECT table_rows FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = :t"
+            ), {"t": name}).scalar()
+        if estimate is not None and estimate >= COUNT_CAP:
+            return int(estimate)
+        bounded = select(sa.literal_column("1")).select_from(sa.table(name)).limit(COUNT_CAP).subquery()
+        return int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
+
+    def _type_text(self, type_: Any) -> str:
+        try:
+            return str(type_.compile(dialect=self.engine.dialect))
+        except Exception:  # a type the dialect cannot spell back (NullType): its class says enough
+            return type(type_).__name__
 
     def close(self) -> None:
         self.engine.dispose()

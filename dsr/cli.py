@@ -89,9 +89,19 @@ def config_check(config: ConfigDir = DEFAULT_CONFIG, live: bool = typer.Option(T
 
 @keys_app.command("init")
 def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never overwrites)."""
-    rt = _runtime(config, create_keys=True)
-    console.print(f"keys ready; signing key {rt.keys.key_name}; give auditors {rt.estate.settings.keyring_file} to pin")
+    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never overwrites).
+
+    Runs before any policy exists: keys come first, policies.yaml is not read."""
+    from dsr.keys import Keys
+
+    try:
+        estate = load_estate(config, require_policy=False)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    settings = estate.settings
+    keys = Keys.load(estate.resolve_path(settings.hmac_key_file), estate.resolve_path(settings.signing_key_file),
+                     estate.resolve_path(settings.keyring_file), create=True)
+    console.print(f"keys ready; signing key {keys.key_name}; give auditors {settings.keyring_file} to pin")
 
 
 @keys_app.command("rotate")
@@ -542,3 +552,51 @@ def demo(workdir: Path = typer.Option(Path("demo-workdir"), help="Where the demo
 
 if __name__ == "__main__":
     app()
+
+
+# ------------------------------------------------------------------ data map
+
+datamap_app = typer.Typer(no_args_is_help=True, help="The data map: what personal data each system holds, from live schemas and samples.")
+app.add_typer(datamap_app, name="datamap")
+
+
+@datamap_app.command("scan")
+def datamap_scan(
+    system: Annotated[str | None, typer.Argument(help="One system (default: every configured system).")] = None,
+    sample: int = typer.Option(100, "--sample", min=1, max=10_000, help="Records sampled per table or prefix (never a full read)."),
+    show_all: bool = typer.Option(False, "--all", help="Also list columns where no personal data was found."),
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Reflect every table and prefix (declared or not), classify a bounded sample, store the map and
+    report coverage, unmapped data and changes since the last scan. Needs no policies.yaml."""
+    from dsr.control.db import session_factory
+    from dsr.datamap.coverage import coverage, drift
+    from dsr.datamap.scan import scan_estate
+    from dsr.datamap.store import record_map
+
+    try:
+        estate = load_estate(config, require_policy=False)
+        data_map = scan_estate(estate, [system] if system else None, sample)
+    except (ConfigError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    with session_factory(estate.settings.control_db)() as session:
+        previous = record_map(session, data_map)
+        session.commit()
+    table = Table("system", "collection", "column", "category", "identity", Column("confidence", justify="right"), "evidence (values)", title="Data map")
+    for profile in data_map.collections:
+        for c in profile.columns if show_all else profile.personal_columns:
+            evidence = ", ".join(f"{entity} {n}/{c.sampled}" for entity, n in sorted(c.evidence.items()))
+            table.add_row(profile.system, profile.name, c.name, c.category, c.identity or "", f"{c.confidence:.2f}", evidence)
+    console.print(table)
+    found = coverage(data_map, estate.datasets)
+    changes = drift(previous, data_map)
+    for gap in found.gaps:
+        console.print(f"[yellow]{gap.kind}[/]: {gap.where}{f' ({gap.category})' if gap.category else ''}{f': {gap.detail}' if gap.detail else ''}", highlight=False)
+    for change in changes:
+        console.print(f"[red]changed since the last scan[/]: {change}", highlight=False)
+    console.print(f"{len(data_map.collections)} collection(s) in {len(data_map.systems)} system(s); datasets declare "
+                  f"{found.declared} of {found.found} personal column(s); {len(found.unmapped)} unmapped; {len(changes)} change(s) since the last scan")
+    for failed, reason in data_map.errors.items():
+        err.print(f"[bold red]not scanned[/]: {failed}: {reason}", highlight=False)
+    if data_map.errors:
+        raise typer.Exit(1)

@@ -259,13 +259,14 @@ class PolicyConfig(_Model):
 
 @dataclass(frozen=True)
 class Estate:
-    """A validated configuration directory."""
+    """A validated configuration directory. `policy` is None only when loaded with
+    require_policy=False (mapping data and creating keys come before anyone writes a policy)."""
 
     root: Path
     settings: EstateSettings
     systems: dict[str, SystemConfig]
     datasets: dict[str, DatasetConfig]
-    policy: PolicyConfig
+    policy: PolicyConfig  # None only when loaded with require_policy=False (see load_estate)
     policy_digest: str
     scanners: ScannerConfig = ScannerConfig()
     warnings: list[ConfigProblem] = field(default_factory=list)
@@ -376,8 +377,12 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def load_estate(root: Path | str) -> Estate:
-    """Read and validate a configuration directory; raises ConfigError listing every problem."""
+def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
+    """Read and validate a configuration directory; raises ConfigError listing every problem.
+
+    require_policy=False: policies.yaml is not read at all and the estate's policy is None, for the
+    work that comes before a policy exists (`datamap scan`, `datasets suggest`, `keys init`).
+    Anything that handles a request must load with the policy."""
     root = Path(root).resolve()
     problems: list[ConfigProblem] = []
     if not root.is_dir():
@@ -435,7 +440,7 @@ def load_estate(root: Path | str) -> Estate:
         scanners = _validate(ScannerConfig, doc, _plain(doc.data), (), problems) or scanners
 
     policy = None
-    policy_doc = document("policies.yaml")
+    policy_doc = document("policies.yaml") if require_policy else None
     if policy_doc:
         policy = _validate(PolicyConfig, policy_doc, _plain(policy_doc.data), (), problems)
 
@@ -446,7 +451,7 @@ def load_estate(root: Path | str) -> Estate:
         problems.extend(check_categories(policy, datasets, dataset_docs))
 
     errors = [p for p in problems if p.severity == "error"]
-    if errors or policy is None:
+    if errors or (policy is None and require_policy):
         raise ConfigError(errors or [ConfigProblem("policies.yaml", None, "", "no policy")])
     from receipts.canonical import digest  # the policy digest goes into every receipt
 
@@ -456,7 +461,7 @@ def load_estate(root: Path | str) -> Estate:
         systems=systems,
         datasets=datasets,
         policy=policy,
-        policy_digest=digest(policy.model_dump(mode="json")),
+        policy_digest=digest(policy.model_dump(mode="json")) if policy is not None else "",
         scanners=scanners,
         warnings=[p for p in problems if p.severity == "warning"],
     )

@@ -18,6 +18,7 @@ import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr.approval import expire_stale
 from dsr.runtime import runtime_for
 from flows.access import access_request
+from flows.datamap import datamap_scan
 from flows.erasure import erasure_request, opt_out_request, rectification_request
 
 logger = logging.getLogger("hkt_dsr.serve")
@@ -25,6 +26,9 @@ logger = logging.getLogger("hkt_dsr.serve")
 #: The flow that fulfils each request kind, and the name of its deployment.
 FLOWS: dict[str, Flow] = {"access": access_request, "erase": erasure_request, "rectify": rectification_request, "opt_out": opt_out_request}
 DEPLOYMENT_NAMES = {"access": "access", "erase": "erase", "rectify": "rectify", "opt_out": "opt-out"}
+#: The nightly data map scan (not a request kind): its deployment's name and default schedule.
+DATAMAP_DEPLOYMENT = "datamap"
+DATAMAP_CRON = "0 2 * * *"
 
 
 def deployment_name(kind: str) -> str:
@@ -33,7 +37,7 @@ def deployment_name(kind: str) -> str:
 
 
 def serve_requests(config_dir: Path, limit: int, sweep_seconds: float = 60) -> None:
-    """Serve a deployment per request kind until interrupted.
+    """Serve a deployment per request kind, and the nightly data map, until interrupted.
 
     A suspended run is not there to notice its approval deadline pass, so a sweep expires such
     requests in the control database (Prefect's server fails their runs itself).
@@ -57,6 +61,9 @@ def serve_requests(config_dir: Path, limit: int, sweep_seconds: float = 60) -> N
                                  description=f"Fulfil a verified {kind} request: give its request id.",
                                  entrypoint_type=EntrypointType.MODULE_PATH)  # runs from any working directory
               for kind, flow in FLOWS.items()),
+            datamap_scan.to_deployment(name=DATAMAP_DEPLOYMENT, parameters={"config_dir": config}, tags=["hkt-dsr", "datamap"], cron=DATAMAP_CRON,
+                                       description="Map every system's personal data from live schemas and samples; fails on new personal data.",
+                                       entrypoint_type=EntrypointType.MODULE_PATH),
             limit=limit,
         )
     finally:

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 
 from dsr.approval import decisions
 from dsr.plan import ErasurePlan
-from flows.deployments import DEPLOYMENT_NAMES, FLOWS, deployment_name
+from flows.deployments import DATAMAP_CRON, DATAMAP_DEPLOYMENT, DEPLOYMENT_NAMES, FLOWS, deployment_name
 from tests.demo_estate import APPROVER, DEMO_NO, Demo
 
 pytestmark = pytest.mark.prefect
@@ -105,10 +105,10 @@ def test_served_deployment_suspends_for_approval_and_resumes_on_the_input(demo: 
             from prefect.client.orchestration import get_client
 
             with get_client(sync_client=True) as client:
-                _wait_for("the four deployments", lambda: len(client.read_deployments()) == len(FLOWS) or served.poll() is not None)
+                _wait_for("the five deployments", lambda: len(client.read_deployments()) == len(FLOWS) + 1 or served.poll() is not None)
                 assert served.poll() is None, _stop(served)[-3000:]
                 deployments = {d.name: d for d in client.read_deployments()}
-            assert set(deployments) == set(DEPLOYMENT_NAMES.values())
+            assert set(deployments) == {*DEPLOYMENT_NAMES.values(), DATAMAP_DEPLOYMENT}
             # The UI's form asks for the request id; the configuration directory is the served one.
             assert "request_id" in deployments["erase"].parameter_openapi_schema["required"]
             assert {name: d.parameters for name, d in deployments.items()} == {name: {"config_dir": str(demo.config.resolve())} for name in deployments}
@@ -156,7 +156,10 @@ def test_prefect_yaml_declares_a_deployment_per_request_kind() -> None:
 
     declared = YAML(typ="safe").load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     by_name = {d["name"]: d for d in declared["deployments"]}
-    assert set(by_name) == set(DEPLOYMENT_NAMES.values())
+    assert set(by_name) == {*DEPLOYMENT_NAMES.values(), DATAMAP_DEPLOYMENT}
+    datamap = by_name[DATAMAP_DEPLOYMENT]  # the nightly data map, on the same schedule `hkt-dsr serve` gives it
+    assert load_flow_from_entrypoint(f"{ROOT / datamap['entrypoint'].partition(':')[0]}:{datamap['entrypoint'].partition(':')[2]}").name == "datamap"
+    assert [s["cron"] for s in datamap["schedules"]] == [DATAMAP_CRON]
     for kind, name in DEPLOYMENT_NAMES.items():
         deployment = by_name[name]
         path, _, function = deployment["entrypoint"].partition(":")

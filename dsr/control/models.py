@@ -185,3 +185,18 @@ class SuppressionRow(Base):
     identifier_mac: Mapped[str] = mapped_column(String(80), primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DataMapRow(Base):
+    """One system's part of a data map scan: its collections, columns, categories, identity fields
+    and evidence counts (never a sampled value), or why it could not be scanned. Every scan adds
+    rows; the latest per system is the current map, the one before it is what drift compares with."""
+
+    __tablename__ = "data_maps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(80), index=True)
+    scanned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    collections: Mapped[list] = mapped_column(JSON)
