@@ -58,30 +58,24 @@ def _runtime(config: Path, create_keys: bool = False):  # noqa: ANN202 - lazy im
 
 
 @config_app.command("check")
-def config_check(config: ConfigDir = DEFAULT_CONFIG, live: bool = typer.Option(True, help="Also check the live systems (tables, indexes).")) -> None:
-    """Validate every file; report each problem with file, line and path. Warn about unindexed identity fields."""
-    try:
-        estate = load_estate(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), highlight=False)
-        raise _fail(f"{len(exc.problems)} problem(s) in {config}") from None
-    warnings = [str(w) for w in estate.warnings]
-    if live:
-        from connectors.base import ConnectorError
-        from connectors.registry import open_connector
+def config_check(
+    config: ConfigDir = DEFAULT_CONFIG,
+    live: bool = typer.Option(True, help="Also check the live systems: tables, columns, indexes, a dry-run erasure plan, what is new since the data map."),
+    strict: bool = typer.Option(False, help="Personal data the data map found in no dataset is an error, not a warning."),
+) -> None:
+    """Everything a request would trip over later, each with file, line and path: the files, connector
+    kinds, the live stores, a dry-run erasure plan, and personal data no dataset declares."""
+    from dsr.checks import check_config
 
-        for system in estate.datasets:
-            connector = open_connector(estate, system)
-            try:
-                warnings.extend(f"warning: {w}" for w in connector.check())
-            except ConnectorError as exc:
-                raise _fail(str(exc)) from None
-            finally:
-                connector.close()
-    for warning in warnings:
-        err.print(warning, highlight=False)
-    console.print(f"[green]ok[/]: {len(estate.systems)} system(s), {sum(len(d.collections) for d in estate.datasets.values())} collection(s), policy {estate.policy.id} {estate.policy.version}, {len(warnings)} warning(s)")
+    report = check_config(config, live=live, strict=strict)
+    for problem in report.problems:
+        err.print(str(problem), highlight=False, soft_wrap=True)
+    warnings = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+    if report.errors or report.estate is None:
+        raise _fail(f"{len(report.errors)} problem(s) in {config}{warnings}")
+    estate = report.estate
+    console.print(f"[green]ok[/]: {len(estate.systems)} system(s), {sum(len(d.collections) for d in estate.datasets.values())} collection(s), "
+                  f"policy {estate.policy.id} {estate.policy.version}, {len(report.warnings)} warning(s)")
 
 
 # ------------------------------------------------------------------ keys

@@ -270,6 +270,7 @@ class Estate:
     policy_digest: str
     scanners: ScannerConfig = ScannerConfig()
     warnings: list[ConfigProblem] = field(default_factory=list)
+    dataset_files: dict[str, str] = field(default_factory=dict)  # system -> its dataset file, for problems found later
 
     def resolve_path(self, value: str) -> Path:
         path = Path(value)
@@ -464,7 +465,15 @@ def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
         policy_digest=digest(policy.model_dump(mode="json")) if policy is not None else "",
         scanners=scanners,
         warnings=[p for p in problems if p.severity == "warning"],
+        dataset_files={system: doc.name for system, doc in dataset_docs.items()},
     )
+
+
+def open_document(root: Path, name: str) -> _Document | None:
+    """A configuration file with its node positions, so that problems found after loading (in a live
+    store, by planning) can name the line they concern; None when it cannot be read."""
+    doc = _Document(root / name, root)
+    return doc if _read(doc, []) else None
 
 
 def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, DatasetConfig]) -> list[ConfigProblem]:
