@@ -38,13 +38,15 @@ class Match:
 class ForeignKey:
     """A constraint the store enforces: `collection.fields` must name an existing row's
     `parent.parent_fields` (one column each, or several for a composite key). `nullable`: every
-    column of it may be NULL, so a kept row's pointer can be cleared."""
+    column of it may be NULL, so a kept row's pointer can be cleared. `name`: the constraint's name
+    in the store, where it has one (for messages). Either table may be in no dataset."""
 
     collection: str
     fields: tuple[str, ...]
     parent: str
     parent_fields: tuple[str, ...]
     nullable: bool
+    name: str | None = None
 
     @property
     def composite(self) -> bool:
@@ -94,12 +96,14 @@ class Step:
 
 @dataclass(frozen=True)
 class ApplyContext:
-    """What mutating steps need from the orchestrator. `pseudonym` maps a stored value to its keyed
-    pseudonym (prefixed with PSEUDONYM_PREFIX, so that a rerun recognises a value it already replaced);
+    """What mutating steps need from the orchestrator. `pseudonym(collection, field, value)` maps a
+    stored value to its keyed pseudonym, keyed per system, collection and field so that one value in
+    two columns gives two unlinkable pseudonyms (prefixed with PSEUDONYM_PREFIX, so that a rerun
+    recognises a value it already replaced);
     `redact` replaces the subject's mentions in a text and says how many it replaced; `correct` gives
     the new value for a stored value that is a spelling of a corrected identifier."""
 
-    pseudonym: Callable[[str], str]
+    pseudonym: Callable[[str, str, str], str]
     redact: Callable[[str], tuple[str, int]] | None = None
     correct: Callable[[str], str | None] | None = None  # rectify: the corrected value, or None to leave it
     mask_text: str = MASK_TEXT
@@ -187,7 +191,15 @@ class Connector(Protocol):
         ...
 
     def foreign_keys(self) -> list[ForeignKey]:
-        """Constraints the store enforces between the dataset's collections."""
+        """Every constraint the store enforces, between any of its tables, in a dataset or not (an
+        undeclared table's key into a declared one can still refuse an erasure). Views are no tables;
+        a PostgreSQL inheritance child or partition is its parent (its rows are read through it)."""
+        ...
+
+    def referencing(self, collection: str, fields: Sequence[str], values: Sequence[Key]) -> Iterator[tuple[Key, Key]]:
+        """(primary key, `fields` values) of every row of `collection` (any table of the store, in a
+        dataset or not) whose `fields` hold one of `values`. Only asked of stores that report foreign
+        keys or hold declared references, to see what else points at rows an erasure deletes."""
         ...
 
     def check(self) -> list[str]:

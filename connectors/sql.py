@@ -72,6 +72,7 @@ class SqlConnector:
         self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)  # errors never quote values
         enable_sqlite_foreign_keys(self.engine)
         self._tables: dict[str, Table] = {}
+        self._undeclared: dict[str, Table] = {}  # tables in no dataset, reflected only to count what points at erased rows
 
     # ----------------------------------------------------------------- plumbing
 
@@ -239,7 +240,7 @@ class SqlConnector:
                 if value is None:
                     continue
                 if step.operation == "pseudonymize" and not str(value).startswith(PSEUDONYM_PREFIX):
-                    values[f] = context.pseudonym(str(value))
+                    values[f] = context.pseudonym(step.collection, f, str(value))
                 elif step.operation == "redact" and context.redact is not None:
                     redacted, count = context.redact(str(value))
                     if count:
@@ -257,16 +258,52 @@ class SqlConnector:
     # ----------------------------------------------------------------- structure
 
     def foreign_keys(self) -> list[ForeignKey]:
-        result = []
-        for name in self.dataset.collections:
-            table = self._table(name)
-            for constraint in table.foreign_key_constraints:
-                parent = constraint.referred_table.name
-                if parent in self.dataset.collections:  # a composite key stays one constraint: its columns go together
-                    elements = constraint.elements
-                    result.append(ForeignKey(name, tuple(e.parent.name for e in elements), parent, tuple(e.column.name for e in elements),
-                                             all(e.parent.nullable for e in elements)))
-        return result
+        """Every foreign key of every table of the database (views have none; inheritance children
+        and partitions are folded into their parent, see `_inheritance_roots`)."""
+        with self._connect("reflecting foreign keys") as conn, _quiet_reflection():
+            inspector = inspect(conn)
+            roots = _inheritance_roots(conn)
+            found: dict[tuple[Any, ...], ForeignKey] = {}
+            for table in sorted(inspector.get_table_names()):
+                nullable = {c["name"]: c["nullable"] for c in inspector.get_columns(table)}
+                for fk in inspector.get_foreign_keys(table):
+                    if fk.get("referred_schema") is not None or not fk["constrained_columns"]:
+                        continue  # another schema's table is another store's business
+                    collection, parent = roots.get(table, table), roots.get(fk["referred_table"], fk["referred_table"])
+                    fields, parent_fields = tuple(fk["constrained_columns"]), tuple(fk["referred_columns"])
+                    key = (collection, fields, parent, parent_fields)
+                    if key not in found:  # a partition repeats its parent's key: one constraint
+                        found[key] = ForeignKey(collection, fields, parent, parent_fields, all(nullable.get(f, True) for f in fields), fk.get("name"))
+            return [found[k] for k in sorted(found, key=repr)]
+
+    def referencing(self, collection: str, fields: Sequence[str], values: Sequence[Key]) -> Iterator[tuple[Key, Key]]:
+        table = self._any_table(collection)
+        declared = self.dataset.collections.get(collection)
+        key_names = declared.primary_key if declared is not None else [c.name for c in table.primary_key.columns] or [c.name for c in table.columns]
+        columns = [table.c[f] for f in fields]
+        with self._connect(f"reading {collection}") as conn:
+            for chunk in _chunks(sorted(set(values), key=repr)):
+                condition = columns[0].in_([v[0] for v in chunk]) if len(columns) == 1 else tuple_(*columns).in_([tuple(v) for v in chunk])
+                query = select(*(table.c[k] for k in key_names), *columns).where(condition)
+                try:
+                    for row in conn.execution_options(stream_results=True, yield_per=CHUNK).execute(query):
+                        mapping = row._mapping
+                        yield tuple(mapping[k] for k in key_names), tuple(mapping[c] for c in columns)
+                except SQLAlchemyError as exc:
+                    raise ConnectorError(f"system {self.system!r}: reading {collection} failed: {_reason(exc)}") from None
+
+    def _any_table(self, name: str) -> Table:
+        """A table of the database, declared or not: for counting rows that point at erased ones.
+        Kept apart from `_table`, which only ever hands out the dataset's collections."""
+        if name in self.dataset.collections:
+            return self._table(name)
+        if name not in self._undeclared:
+            with self._connect(f"reflecting {name}") as conn, _quiet_reflection():
+                try:
+                    self._undeclared[name] = Table(name, MetaData(), autoload_with=conn)
+                except NoSuchTableError:
+                    raise ConnectorError(f"system {self.system!r}: table {name!r} does not exist") from None
+        return self._undeclared[name]
 
     def check(self) -> list[str]:
         """Warnings about the live database: identity lookups that no index serves."""
@@ -438,6 +475,27 @@ def _masked(column: Column[Any], mask_text: str) -> Any:
     if not column.nullable:
         raise ConnectorError(f"column {column.table.name}.{column.name} is neither text nor nullable; mask it with null_field or pseudonymize instead")
     return None
+
+
+def _inheritance_roots(conn: Connection) -> dict[str, str]:
+    """PostgreSQL: every inheritance child or partition of the current schema -> its top parent.
+
+    A child's rows are read, and deleted, through the parent (SELECT and DELETE on the parent cover
+    its children), so its foreign keys are the parent's. Other databases have no inheritance."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    rows = conn.execute(text(
+        "SELECT c.relname, p.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
+    ))
+    parent_of = {child: parent for child, parent in rows}
+    roots = {}
+    for child in parent_of:
+        root = child
+        while root in parent_of:
+            root = parent_of[root]
+        roots[child] = root
+    return roots
 
 
 def _indexed_columns(inspector: Any, table: str) -> set[str]:

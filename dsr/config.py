@@ -13,6 +13,7 @@ because a compliance engineer fixing a config wants the whole list, not one erro
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import difflib
 import os
@@ -123,17 +124,44 @@ class FieldConfig(_Model):
         return DEFAULT_MATCH.get(self.identity, FieldMatch(expression="spellings")) if self.identity else FieldMatch()
 
 
+Ownership = Literal["dependent", "owns_target", "link"]
+
+
 class ReferenceConfig(_Model):
     """`field` of this collection points at `to` ('collection.field' or 'system.collection.field').
 
-    Owned references (the default) make the pointing rows the subject's data too (an invoice of the
-    subject's account). `owned: false` marks a mere link (a customer referred by the subject): such
-    rows are not the subject's, and erasure only clears the link.
+    A reference is walked in one direction only, which `ownership` names, because walking it both
+    ways pulls in other people (a family sharing an address, customers pointing at a staff member):
+
+    - `dependent` (the default): the pointing rows belong to whoever owns the row pointed at. On
+      `invoices`, `{field: customer_id, to: customers.id}`: the subject's customer row makes the
+      invoices pointing at it the subject's.
+    - `owns_target`: the row pointed at belongs to whoever owns the pointing row. On `customers`,
+      `{field: address_id, to: addresses.id, ownership: owns_target}`: the subject's customer row
+      makes its address the subject's. Such a row may be shared (a store at the same address), so
+      it is exported, but erased only when nothing else, declared or not, still points at it.
+    - `link`: the pointing rows are somebody else's that merely point at the subject (a customer the
+      subject referred; customers pointing at a staff member who is the subject): never the
+      subject's data, never exported; erasure clears the pointer only.
+
+    `owned: true` / `owned: false` are the older spellings of `dependent` / `link`.
     """
 
     field: str
     to: str
-    owned: bool = True
+    ownership: Ownership = "dependent"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _owned_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "owned" in data:
+            if "ownership" in data:
+                raise ValueError("give either ownership or its older spelling owned, not both")
+            owned = data["owned"]
+            if not isinstance(owned, bool):
+                raise ValueError("owned must be true (ownership: dependent) or false (ownership: link)")
+            data = {k: v for k, v in data.items() if k != "owned"} | {"ownership": "dependent" if owned else "link"}
+        return data
 
 
 class ObjectsConfig(_Model):
@@ -168,6 +196,8 @@ class CollectionConfig(_Model):
     fields: dict[str, FieldConfig] = Field(default_factory=dict)
     references: list[ReferenceConfig] = Field(default_factory=list)
     objects: ObjectsConfig | None = None
+    # Retained records' period starts at this field's date (an invoice's issue date), not at the request's receipt.
+    retention_from: str | None = None
     purposes: list[str] = Field(default_factory=list)  # §4: shown to the customer in the access report
     recipients: list[str] = Field(default_factory=list)  # §5: group companies, partners, subcontractors
 
@@ -196,7 +226,9 @@ _PERIOD = re.compile(r"^(\d+)([dmy])$")
 class RuleConfig(_Model):
     action: ActionName
     legal_basis: str | None = None
-    retention: str | None = None  # e.g. "7y", "18m", "90d", counted from the request's receipt
+    # e.g. "7y", "18m", "90d", counted from the request's receipt, or from the record's own date where
+    # its collection names one (`retention_from`)
+    retention: str | None = None
 
     @field_validator("retention")
     @classmethod
@@ -212,13 +244,15 @@ class RuleConfig(_Model):
         return self
 
     def retained_until(self, start: dt.date) -> dt.date:
+        """The end of the retention period that starts on `start`: months and years keep the day of
+        the month, or take the month's last day when it has no such day (Feb 29 -> Feb 28)."""
         amount, unit = _PERIOD.match(self.retention or "0d").groups()  # type: ignore[union-attr]
         n = int(amount)
         if unit == "d":
             return start + dt.timedelta(days=n)
         months = start.month - 1 + n * (12 if unit == "y" else 1)
         year, month = start.year + months // 12, months % 12 + 1
-        return start.replace(year=year, month=month, day=min(start.day, 28))
+        return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 class AccessPolicy(_Model):
@@ -493,6 +527,8 @@ def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, D
                 problems.append(doc.problem(loc + ("fields", fname, "match", "column"), f"normalised column {fconf.match.column!r} is not declared under fields"))
             if fconf.match and not fconf.identity:
                 problems.append(doc.problem(loc + ("fields", fname, "match"), "match only applies to identity fields"))
+        if coll.retention_from is not None and coll.retention_from not in coll.fields:
+            problems.append(doc.problem(loc + ("retention_from",), f"field {coll.retention_from!r} is not declared under fields"))
         for i, ref in enumerate(coll.references):
             rloc = loc + ("references", i)
             if ref.field not in coll.fields:

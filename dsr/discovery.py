@@ -1,12 +1,17 @@
 """Discovery: every place the subject's data lives, as findings (locators, never values).
 
 It starts from the subject's strong identifiers (identity fields in every system) and walks the
-declared references outwards, across tables and across systems, until nothing new is found. The
-walk keeps a visited set, so reference cycles end.
+declared references, across tables and across systems, until nothing new is found. The walk keeps
+a visited set, so reference cycles end. Each reference is walked in the one direction its
+`ownership` names (dsr.config.ReferenceConfig):
 
-An owned reference (the default) makes the pointing rows the subject's data. A reference marked
-`owned: false` is a link from somebody else's record; those rows are reported as links, never
-exported, and erasure only clears the link.
+- `dependent`: rows pointing at the subject's rows are the subject's (child direction);
+- `owns_target`: rows the subject's rows point at are the subject's (parent direction: the
+  customer's address). They may be shared, so they are marked `via_parent`; the walk goes on from
+  them only in the parent direction (rows pointing at a shared address are other people's), and
+  erasure deletes them only when nothing else points at them (dsr.references);
+- `link`: rows pointing at the subject's rows are somebody else's; reported as links, never
+  exported, and erasure only clears the pointer.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from connectors.base import Connector, Key, Match, Mention, TextMatcher
-from dsr.config import Estate, resolve_reference
+from dsr.config import Estate, Ownership, resolve_reference
 from dsr.subject import Subject
 
 Relation = Literal["owned", "link", "mention", "skipped"]
@@ -33,8 +38,10 @@ class Finding:
       `spans` are (line, start, end); `confidence` from the matcher);
     - skipped: an object that could not be read as text (`how` says why).
 
-    `how` says how it was found: `identity:<kinds>`, `reference:<system.collection.field>`,
-    `text:<kinds>` or `skipped:<reason>`. Findings hold locators, never values.
+    `how` says how it was found: `identity:<kinds>`, `reference:<system.collection.field>` (what it
+    points at), `owned-by:<system.collection.field>` (what points at it), `text:<kinds>` or
+    `skipped:<reason>`. `via_parent`: an owned record found only because the subject's records point
+    at it (their address), which may be shared. Findings hold locators, never values.
     """
 
     system: str
@@ -45,6 +52,7 @@ class Finding:
     field: str | None = None
     spans: tuple[tuple[int, int, int], ...] = ()
     confidence: float | None = None
+    via_parent: bool = False
 
     @property
     def collection_path(self) -> str:
@@ -53,13 +61,14 @@ class Finding:
 
 @dataclass(frozen=True)
 class Edge:
-    """A declared reference: rows of (system, collection) whose `field` equals a value of `target`."""
+    """A declared reference: rows of (system, collection) whose `field` equals a value of `target`,
+    walked in the direction `ownership` names."""
 
     system: str
     collection: str
     field: str
     target: tuple[str, str, str]
-    owned: bool
+    ownership: Ownership
 
 
 @dataclass
@@ -81,6 +90,10 @@ class Discovery:
     def skipped(self) -> list[Finding]:
         return [f for f in self.findings if f.relation == "skipped"]
 
+    def via_parent(self, system: str, collection: str) -> list[Key]:
+        """Owned records found only as what the subject's records point at (possibly shared)."""
+        return [f.key for f in self.owned() if f.via_parent and (f.system, f.collection) == (system, collection)]
+
     def keys(self, system: str, collection: str, relation: Relation = "owned") -> list[Key]:
         return [f.key for f in self.findings if (f.system, f.collection, f.relation) == (system, collection, relation)]
 
@@ -93,7 +106,7 @@ class Discovery:
 
 def reference_edges(estate: Estate) -> list[Edge]:
     return [
-        Edge(system, cname, ref.field, resolve_reference(system, ref.to), ref.owned)
+        Edge(system, cname, ref.field, resolve_reference(system, ref.to), ref.ownership)
         for system, dataset in estate.datasets.items()
         for cname, coll in dataset.collections.items()
         for ref in coll.references
@@ -111,48 +124,64 @@ def discover(
     `matcher`, free-text fields and objects are scanned for mentions too."""
     wanted_systems = set(systems) if systems is not None else set(estate.datasets)
     edges = [e for e in reference_edges(estate) if e.system in wanted_systems and e.target[0] in wanted_systems]
-    # Fields whose values later lookups need: the targets of references pointing at a collection.
+    # Fields whose values later lookups need: the targets of child-direction references, the
+    # pointers of parent-direction ones.
     needed: dict[tuple[str, str], set[str]] = defaultdict(set)
     for edge in edges:
-        needed[edge.target[:2]].add(edge.target[2])
+        if edge.ownership == "owns_target":
+            needed[(edge.system, edge.collection)].add(edge.field)
+        else:
+            needed[edge.target[:2]].add(edge.target[2])
 
     result = Discovery()
-    seen: set[tuple[str, str, Key]] = set()
-    frontier: list[tuple[str, str, Match]] = []
+    where: dict[tuple[str, str, Key], int] = {}  # each owned record's index in result.findings
+    frontier: list[tuple[str, str, Match, bool]] = []
 
-    def record(system: str, collection: str, matches: Iterable[Match], relation: Relation, how: Callable[[Match], str], link_field: str | None = None) -> None:
+    def record(system: str, collection: str, matches: Iterable[Match], how: Callable[[Match], str], via_parent: bool = False) -> None:
         for match in matches:
             marker = (system, collection, match.key)
-            if marker in seen:
-                continue
-            seen.add(marker)
-            result.findings.append(Finding(system, collection, match.key, relation, how(match), link_field))
-            if relation == "owned":
-                frontier.append((system, collection, match))
+            if marker in where:
+                if via_parent or not result.findings[where[marker]].via_parent:
+                    continue
+                result.findings[where[marker]] = Finding(system, collection, match.key, "owned", how(match))  # found directly after all
+            else:
+                where[marker] = len(result.findings)
+                result.findings.append(Finding(system, collection, match.key, "owned", how(match), via_parent=via_parent))
+            frontier.append((system, collection, match, via_parent))
 
     for system in sorted(wanted_systems):
         connector = connect(system)
         for cname, coll in estate.datasets[system].collections.items():
             if any(f.identity is not None and f.identity.is_strong for f in coll.fields.values()):
                 matches = connector.find_by_identity(cname, subject.identifiers, sorted(needed[(system, cname)]))
-                record(system, cname, matches, "owned", lambda m: "identity:" + ",".join(m.matched))
+                record(system, cname, matches, lambda m: "identity:" + ",".join(m.matched))
 
     while frontier:
         batch, frontier[:] = list(frontier), []
-        values: dict[tuple[str, str, str], set[Any]] = defaultdict(set)
-        for system, collection, match in batch:
+        values: dict[tuple[str, str, str], set[Any]] = defaultdict(set)  # child direction: from records found directly
+        pointers: dict[tuple[str, str, str], set[Any]] = defaultdict(set)  # parent direction: from any owned record
+        for system, collection, match, via_parent in batch:
             for fname, value in match.values.items():
                 if value is not None:
-                    values[(system, collection, fname)].add(value)
+                    pointers[(system, collection, fname)].add(value)
+                    if not via_parent:  # rows pointing at a shared address are other people's
+                        values[(system, collection, fname)].add(value)
         for edge in edges:
+            if edge.ownership == "owns_target":
+                pointed = pointers.get((edge.system, edge.collection, edge.field))
+                if pointed:
+                    tsystem, tcollection, tfield = edge.target
+                    matches = connect(tsystem).find_by_values(tcollection, tfield, sorted(pointed, key=repr), sorted(needed[(tsystem, tcollection)]))
+                    record(tsystem, tcollection, matches, lambda _m, h=f"owned-by:{edge.system}.{edge.collection}.{edge.field}": h, via_parent=True)
+                continue
             target_values = values.get(edge.target)
             if not target_values:
                 continue
-            field_names = sorted(needed[(edge.system, edge.collection)]) if edge.owned else []
+            field_names = sorted(needed[(edge.system, edge.collection)]) if edge.ownership == "dependent" else []
             matches = connect(edge.system).find_by_values(edge.collection, edge.field, sorted(target_values, key=repr), field_names)
             how = f"reference:{edge.target[0]}.{edge.target[1]}.{edge.target[2]}"
-            if edge.owned:
-                record(edge.system, edge.collection, matches, "owned", lambda _m, h=how: h)
+            if edge.ownership == "dependent":
+                record(edge.system, edge.collection, matches, lambda _m, h=how: h)
             else:
                 for match in matches:
                     result.findings.append(Finding(edge.system, edge.collection, match.key, "link", how, edge.field))

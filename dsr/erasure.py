@@ -16,13 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, Key, Step
+from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, ConnectorError, Key, Step
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
 from dsr.holds import active_holds
-from dsr.plan import ErasurePlan, PlanStep, plan_erasure, plan_opt_out, plan_rectification
+from dsr.plan import ErasurePlan, PlanStep, plan_erasure, plan_opt_out, plan_rectification, pointer_steps
+from dsr.references import Deletion, plan_deletion, pointers
 from dsr.requests import RUNNING, Correction, corrections_of, get_request, set_status, subject_of
 from dsr.runtime import Runtime
+from dsr.sealing import attempt_of, seal_failed_attempts
 from dsr.subject import Subject
 from dsr.suppression import suppress
 
@@ -40,6 +42,8 @@ CONNECTOR_OPERATION = {
     "rewrite_object": "rewrite_object",
 }
 TEXT_OPERATIONS = ("redact_span", "delete_object_all_versions", "rewrite_object")
+#: Plan operations that decide a collection's records as a whole.
+RECORD_OPERATIONS = ("delete_record", "retain", "keep", "keep_shared")
 
 
 class ErasureVerificationError(RuntimeError):
@@ -84,9 +88,8 @@ def _new_plan(rt: Runtime, session: Session, request_id: str, discovery: Discove
         return plan_rectification(rt.estate, request_id, discovery, {c.old.kind.value for c in corrections_of(request)})
     if request.kind == "opt_out":
         return plan_opt_out(rt.estate, request_id, discovery)
-    foreign_keys = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
     holds = active_holds(session, rt.keys, subject_of(request))
-    return plan_erasure(rt.estate, request_id, request.received_at, discovery, foreign_keys, holds)
+    return plan_erasure(rt.estate, request_id, request.received_at, discovery, rt.connector, holds)
 
 
 def plan_again_if_changed(rt: Runtime, request_id: str) -> ErasurePlan:
@@ -113,17 +116,48 @@ def plan_again_if_changed(rt: Runtime, request_id: str) -> ErasurePlan:
         return fresh
 
 
-def _step_keys(rt: Runtime, step: PlanStep, fresh: Discovery) -> list[Key]:
+@dataclass(frozen=True)
+class Targets:
+    """One fresh look at the stores: discovery, and which of the subject's records the plan's deletes
+    take now and which stay as shared (dsr.references), both read again at execution."""
+
+    discovery: Discovery
+    deletion: Deletion
+
+
+def fresh_targets(rt: Runtime, request_id: str, plan: ErasurePlan, check: bool = False) -> Targets:
+    """Discover again and decide again what the deletes take. With `check` (before the first change),
+    refused (PlanError) if something now points at those rows that would make a store refuse, so
+    that no system commits while a later one is certain to fail."""
+    fresh = discover_now(rt, request_id)
+    collections = {(s.system, s.collection) for s in plan.steps if s.operation in ("delete_record", "keep_shared")}
+    if not collections:
+        return Targets(fresh, Deletion({}))
+    foreign_keys = {system: rt.connector(system).foreign_keys() for system in sorted(rt.estate.datasets)}
+    all_pointers = pointers(rt.estate, foreign_keys)
+    deletion = plan_deletion(rt.estate, rt.connector, fresh, collections, all_pointers)
+    if check:
+        actions = {(s.system, s.collection): s.operation for s in plan.steps if s.operation in RECORD_OPERATIONS}
+        pointer_steps(rt.estate, rt.connector, all_pointers, deletion, {**actions, **{c: "delete_record" for c in collections}})
+    return Targets(fresh, deletion)
+
+
+def _step_keys(rt: Runtime, step: PlanStep, targets: Targets) -> list[Key]:
+    fresh, deletion = targets.discovery, targets.deletion
     objects = rt.estate.collection(step.system, step.collection).objects
     if step.operation in TEXT_OPERATIONS or step.operation == "review" or (step.operation == "retain" and objects):
         return sorted({f.key for f in fresh.mentions(step.system, step.collection)}, key=repr)
     if step.operation == "skipped":
         return [f.key for f in fresh.skipped() if (f.system, f.collection) == (step.system, step.collection)]
+    if step.operation == "delete_record":
+        return sorted(deletion.rows.get((step.system, step.collection), set()), key=repr)
+    if step.operation == "keep_shared":
+        return sorted(deletion.shared.get((step.system, step.collection), {}), key=repr)
     if step.operation != "unlink":
         return fresh.keys(step.system, step.collection)
     assert step.parent is not None
     psystem, pcollection, pfield = step.parent
-    parent_keys = fresh.keys(psystem, pcollection)
+    parent_keys = sorted(deletion.rows.get((psystem, pcollection), set()), key=repr)
     if not parent_keys:
         return []
     parent = rt.estate.collection(psystem, pcollection)
@@ -175,9 +209,9 @@ def record_targets(rt: Runtime, request_id: str, plan: ErasurePlan) -> int:
         missing = [s for s in plan.steps if s.name not in recorded]
         if not missing:
             return 0
-        fresh = discover_now(rt, request_id)
+        targets = fresh_targets(rt, request_id, plan, check=True)
         for step in missing:
-            keys = _step_keys(rt, step, fresh)
+            keys = _step_keys(rt, step, targets)
             session.add(ActionRow(request_id=request_id, step=step.name, system=step.system, collection=step.collection, operation=step.operation,
                                   state="pending", planned_count=len(keys), target_digest=rt.keys.locators(step.system, step.collection, keys),
                                   details={**_step_details(rt, request_id, step), "keys": _jsonable(keys)}))
@@ -193,8 +227,8 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
         todo = [s for s in steps if not (s.name in existing and existing[s.name].state == "done")]
         if not todo:
             return {s.name: existing[s.name].affected_count or 0 for s in steps}
-        fresh = discover_now(rt, request_id)
-        keyed = [(s, _step_keys(rt, s, fresh) + _first_targets(existing.get(s.name))) for s in todo]
+        targets = fresh_targets(rt, request_id, plan)
+        keyed = [(s, _step_keys(rt, s, targets) + _first_targets(existing.get(s.name))) for s in todo]
         keyed = [(s, sorted(set(keys), key=repr)) for s, keys in keyed]
         for step, keys in keyed:  # intent first: a crash from here on is recoverable
             action = existing.get(step.name)
@@ -215,27 +249,35 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
 
         mutating = [(s, k) for s, k in keyed if s.operation in CONNECTOR_OPERATION]
         connector_steps = [Step(s.collection, CONNECTOR_OPERATION[s.operation], k, s.fields) for s, k in mutating]  # type: ignore[arg-type]
-        context = ApplyContext(pseudonym=rt.keys.pseudonym, redact=rt.matcher(request_subject(rt, request_id)).redact,
-                               correct=_corrector(rt, request_id))
-        applied = rt.connector(system).apply(connector_steps, context) if connector_steps else []
+
+        def pseudonym(collection: str, field: str, value: str) -> str:
+            return rt.keys.pseudonym(system, collection, field, value)
+
+        context = ApplyContext(pseudonym=pseudonym, redact=rt.matcher(request_subject(rt, request_id)).redact, correct=_corrector(rt, request_id))
+        try:
+            applied = rt.connector(system).apply(connector_steps, context) if connector_steps else []
+        except ConnectorError as exc:  # the whole transaction was rolled back: every step of it failed, and says so in a receipt
+            for step, _ in keyed:
+                action = existing[step.name]
+                action.state, action.finished_at = "failed", utcnow()
+                action.affected_count = action.affected_count or 0
+                action.details = {**action.details, "refused": [str(exc)]}
+            session.commit()
+            seal_failed_attempts(rt, request_id, system)
+            raise
         by_name = {s.name: result for (s, _), result in zip(mutating, applied, strict=True)}
 
-        for step, keys in keyed:
+        for step, _keys in keyed:
             action = existing[step.name]
             result = by_name.get(step.name)
             action.state = "failed" if result and result.refused else "done"
-            done_now = result.affected if result else len(keys)
+            done_now = result.affected if result else 0  # kept, retained, reviewed rows are not changed rows
             action.affected_count = max(action.affected_count or 0, done_now)  # a resumed step keeps what it did before
             if result and result.refused:
                 action.details = {**action.details, "refused": list(result.refused)}
             action.finished_at = utcnow()
         session.commit()
         return {s.name: existing[s.name].affected_count or 0 for s in steps}
-
-
-def attempt_of(action: ActionRow) -> int:
-    """How many times the step has been tried: each try that failed gets its own receipt."""
-    return int((action.details or {}).get("attempt", 1))
 
 
 @dataclass(frozen=True)
@@ -260,7 +302,8 @@ def verify_erasure(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[Post
 
 
 def _post_checks(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCheck]:
-    fresh = discover_now(rt, request_id)
+    targets = fresh_targets(rt, request_id, plan)
+    fresh = targets.discovery
     checks: list[PostCheck] = []
     with rt.sessions() as session:
         actions = {a.step: a for a in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id))}
@@ -272,8 +315,9 @@ def _post_checks(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCh
         keys = [tuple(k) for k in actions[step.name].details.get("keys", [])] if step.name in actions else []
         return list(rt.connector(step.system).read(step.collection, keys, fields)) if keys else []
 
+    shared = {(s.system, s.collection, tuple(k)) for s in plan.steps if s.operation == "keep_shared" and s.name in actions for k in actions[s.name].details.get("keys", [])}
     for step in plan.steps:
-        remaining = len(fresh.keys(step.system, step.collection))
+        remaining = sum(1 for k in fresh.keys(step.system, step.collection) if (step.system, step.collection, k) not in shared)
         if step.operation == "delete_record":
             left = len(stored(step, rt.estate.collection(step.system, step.collection).primary_key))
             checks.append(PostCheck(step.name, remaining == 0 and left == 0, f"{max(remaining, left)} record(s) still found"))
@@ -281,7 +325,7 @@ def _post_checks(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCh
             bad = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if not _erased(step.operation, v))
             checks.append(PostCheck(step.name, bad == 0, f"{bad} field value(s) still hold data"))
         elif step.operation == "unlink":
-            linked = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if v is not None) + len(_step_keys(rt, step, fresh))
+            linked = sum(1 for row in stored(step, list(step.fields)) for v in row.values() if v is not None) + len(_step_keys(rt, step, targets))
             checks.append(PostCheck(step.name, linked == 0, f"{linked} link(s) to erased records left" if linked else "links to erased records cleared"))
         elif step.operation in TEXT_OPERATIONS:
             left = len(fresh.mentions(step.system, step.collection))
@@ -304,7 +348,7 @@ def _post_checks(rt: Runtime, request_id: str, plan: ErasurePlan) -> list[PostCh
     with rt.sessions() as session:
         if get_request(session, request_id).kind in ("rectify", "opt_out"):
             return checks  # the data stays: only the changed fields are checked
-    planned = {(s.system, s.collection) for s in plan.steps if s.operation in ("delete_record", "retain", "keep")}
+    planned = {(s.system, s.collection) for s in plan.steps if s.operation in RECORD_OPERATIONS}
     for path, count in fresh.counts().items():
         system, collection = path.split(".", 1)
         if (system, collection) not in planned:

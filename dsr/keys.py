@@ -1,7 +1,7 @@
 """The orchestrator's secrets: the HMAC key and the receipt signing key, with its keyring.
 
 The HMAC key turns record locators into values that can be published in receipts and makes
-pseudonyms (`pseudonymize`) stable across systems. The signing key signs receipts and ledger
+pseudonyms (`pseudonymize`) stable within a column and unlinkable across columns. The signing key signs receipts and ledger
 checkpoints; the keyring lists every signing key HKT has used with its validity window, so keys
 can be rotated and an auditor can tell which key was allowed to sign when.
 """
@@ -67,8 +67,12 @@ class Keys:
     def locators(self, system: str, collection: str, keys: list[Any]) -> str:
         return self.mac("locators", [system, collection, sorted(map(list, keys), key=repr)])
 
-    def pseudonym(self, value: str) -> str:
-        return PSEUDONYM_PREFIX + hmac.new(self.hmac_key, b"pseudonym\x00" + value.encode(), hashlib.sha256).hexdigest()[:24]
+    def pseudonym(self, system: str, collection: str, field: str, value: str) -> str:
+        """A stable pseudonym for one value in one column: the key is derived from the system,
+        collection and field names, so the same email in two columns (or two people's records joined
+        on it) gives unrelated pseudonyms, while one column's rows still group by value."""
+        column_key = hmac.new(self.hmac_key, b"pseudonym\x00" + canonical([system, collection, field]), hashlib.sha256).digest()
+        return PSEUDONYM_PREFIX + hmac.new(column_key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def new_key_name() -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from graphlib import CycleError, TopologicalSorter
 
-from connectors.base import ForeignKey
+from connectors.base import Connector, ForeignKey
 from dsr.config import Estate, RuleConfig
 from dsr.discovery import Discovery, reference_edges
+from dsr.references import Deletion, Pointer, plan_deletion, pointers, referrers
 from receipts.canonical import digest
 
 RECORD_PRECEDENCE = ("retain", "keep", "delete_record")
@@ -54,6 +55,8 @@ class PlanError(ValueError):
 class PlanStep:
     """One action on one collection. `operation` is one of:
     delete_record, null_field, mask, pseudonymize, retain, keep (records, by policy);
+    keep_shared (records the policy deletes but that something else still points at, e.g. an address
+    a store shares: kept untouched, `rule` names what points at them);
     unlink (clear `fields` in rows pointing at deleted `parent` rows);
     redact_span (remove the subject's mentions from free-text `fields`, keep the rest of the text);
     rectify (write the corrected value into `fields` where they hold the old one); withdraw_consent
@@ -135,12 +138,14 @@ def plan_erasure(
     request_id: str,
     received_at: dt.datetime,
     discovery: Discovery,
-    foreign_keys: dict[str, list[ForeignKey]],
+    connect: Callable[[str], Connector],
     holds: Sequence[Hold] = (),
 ) -> ErasurePlan:
-    """Decide every step. `foreign_keys` are the constraints each system enforces (from its connector);
-    `holds` (court or police orders, by due legal process) retain what they cover, untouched."""
+    """Decide every step. `connect(system)` gives the live stores: their foreign keys (every table's),
+    what else points at the rows to delete, the dates retention counts from. `holds` (court or police
+    orders, by due legal process) retain what they cover, untouched."""
     counts = discovery.counts()
+    foreign_keys = {system: connect(system).foreign_keys() for system in sorted(estate.datasets)}
     held = _held_collections(discovery, holds, foreign_keys)
     record_action: dict[tuple[str, str], str] = {}
     record_rule: dict[tuple[str, str], str] = {}
@@ -157,7 +162,7 @@ def plan_erasure(
         record_rule[(system, collection)] = rule_name
         if rule.action == "delete_record":
             continue
-        until = rule.retained_until(received_at.date()).isoformat() if rule.action == "retain" else None
+        until = _retained_until(estate, connect, discovery, system, collection, rule, received_at.date()) if rule.action == "retain" else None
         kept_steps.append(PlanStep(system, collection, rule.action, (), count, rule_name, rule.legal_basis, until))
         by_operation: dict[tuple[str, str], list[str]] = defaultdict(list)
         for fname, fconf in coll.fields.items():
@@ -169,15 +174,45 @@ def plan_erasure(
         for (operation, field_rule), fields in sorted(by_operation.items()):
             kept_steps.append(PlanStep(system, collection, operation, tuple(fields), count, field_rule))
 
-    deleted = {k for k, a in record_action.items() if a == "delete_record"}
-    unlinks = _unlink_steps(estate, discovery, foreign_keys, record_action, deleted)
-    delete_steps, cycle_unlinks = _ordered_deletes(foreign_keys, deleted, counts, record_rule)
-    text_steps = _text_steps(estate, discovery, deleted, received_at.date(), held)
+    all_pointers = pointers(estate, foreign_keys)
+    deletion = plan_deletion(estate, connect, discovery, {k for k, a in record_action.items() if a == "delete_record"}, all_pointers)
+    shared_steps = [PlanStep(s, c, "keep_shared", (), len(keyed), deletion.shared_rule((s, c))) for (s, c), keyed in sorted(deletion.shared.items())]
+    deleted = {c for c, rows in deletion.rows.items() if rows}
+    unlinks = pointer_steps(estate, connect, all_pointers, deletion, record_action)
+    delete_counts = {f"{s}.{c}": len(deletion.rows[(s, c)]) for s, c in deleted}
+    delete_steps, cycle_unlinks = _ordered_deletes(foreign_keys, deleted, delete_counts, record_rule)
+    text_steps = _text_steps(estate, discovery, deletion, received_at.date(), held)
 
-    steps = kept_steps + text_steps + unlinks + cycle_unlinks + delete_steps
+    steps = kept_steps + shared_steps + text_steps + unlinks + cycle_unlinks + delete_steps
     order = _system_order(estate, {s.system for s in steps})
     steps.sort(key=lambda s: order.index(s.system))  # stable: keeps the order within a system
     return ErasurePlan(request_id, estate.policy.id, estate.policy_digest, tuple(steps))
+
+
+def _retained_until(estate: Estate, connect: Callable[[str], Connector], discovery: Discovery, system: str, collection: str, rule: RuleConfig, received: dt.date) -> str:
+    """When the retained records must be purged: the period counts from the request's receipt, or,
+    where the collection names `retention_from`, from each record's own date (a record without one
+    counts from the receipt). The plan shows the latest of these dates: by then every record of the
+    step is due; earlier records fall due earlier."""
+    date_field = estate.collection(system, collection).retention_from
+    keys = discovery.keys(system, collection)
+    if date_field is None or not keys:
+        return rule.retained_until(received).isoformat()
+    starts = [_as_date(row[date_field]) or received for row in connect(system).read(collection, keys, [date_field])]
+    return max(rule.retained_until(start) for start in starts or [received]).isoformat()
+
+
+def _as_date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
 
 
 Collection = tuple[str, str]
@@ -206,12 +241,12 @@ def _held_collections(discovery: Discovery, holds: Sequence[Hold], foreign_keys:
     return held
 
 
-def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], received: dt.date, held: dict[Collection, Hold]) -> list[PlanStep]:
+def _text_steps(estate: Estate, discovery: Discovery, deletion: Deletion, received: dt.date, held: dict[Collection, Hold]) -> list[PlanStep]:
     """Mentions in free text and objects. A mention inside a record that is deleted anyway needs nothing;
     elsewhere (other people's tickets, kept records) only the subject's spans are redacted. Objects
     follow their collection's record rule: deleted (every version), rewritten redacted, or retained."""
     steps = []
-    owned_deleted = {(f.system, f.collection, f.key) for f in discovery.owned() if (f.system, f.collection) in deleted}
+    owned_deleted = {(system, collection, key) for (system, collection), keys in deletion.rows.items() for key in keys}
     by_collection: dict[Collection, list] = defaultdict(list)
     for f in discovery.mentions():
         by_collection[(f.system, f.collection)].append(f)
@@ -241,41 +276,53 @@ def _text_steps(estate: Estate, discovery: Discovery, deleted: set[Collection], 
     return steps
 
 
-def _unlink_steps(
-    estate: Estate,
-    discovery: Discovery,
-    foreign_keys: dict[str, list[ForeignKey]],
-    record_action: dict[Collection, str],
-    deleted: set[Collection],
+def pointer_steps(
+    estate: Estate, connect: Callable[[str], Connector], all_pointers: list[Pointer], deletion: Deletion, record_action: dict[Collection, str]
 ) -> list[PlanStep]:
-    steps = []
-    # Constraints the stores enforce: kept rows may not point at rows about to be deleted.
-    for system, fks in foreign_keys.items():
-        for fk in fks:
-            parent, child = (system, fk.parent), (system, fk.collection)
-            if parent not in deleted or child in deleted:
-                continue
-            columns = ", ".join(fk.fields)
-            if not fk.nullable:
-                if child in record_action:
-                    raise PlanError(
-                        f"{system}.{fk.collection} is kept ({record_action[child]}) but its NOT NULL foreign key "
-                        f"({columns}) points at {system}.{fk.parent}, which the policy deletes"
-                    )
-                continue
-            if fk.composite:  # rows pointing at the deleted parents cannot be told apart column by column
-                raise PlanError(f"{system}.{fk.collection} may point at deleted {system}.{fk.parent} rows through the composite foreign key "
-                                f"({columns}), which erasure does not clear; retain or delete {fk.collection} in the policy")
-            steps.append(PlanStep(system, fk.collection, "unlink", fk.fields, 0, "foreign key", parent=(system, fk.parent, fk.parent_fields[0])))
-    # Declared links from other people's records (owned: false), also across systems.
-    for edge in reference_edges(estate):
-        if edge.owned or edge.target[:2] not in deleted:
+    """Rows that stay but point at rows this plan deletes: their pointer is cleared (an unlink, with
+    how many rows it clears), or, where that cannot be done, the plan is refused, naming the table
+    and the constraint, before anything changes in any system.
+
+    - A foreign key from a table in no dataset, with rows pointing at rows to delete: refused, even
+      when nullable. Those rows most likely hold the subject's data that no dataset describes;
+      clearing their pointer would orphan it where no later request could find it, and letting the
+      store cascade would delete data no plan or receipt shows. Declare the table, then plan again.
+    - NOT NULL keys from kept rows, and composite keys (whose columns cannot be cleared one by one
+      without touching other rows): refused.
+    - Declared links (`ownership: link`) and nullable keys from declared collections: unlinked.
+    Declared references that are not links and not enforced point from rows discovery already made
+    the subject's (a dependent's rows are found through it), so they need nothing here."""
+    steps: dict[tuple[str, str, tuple[str, ...]], PlanStep] = {}
+    for pointer in all_pointers:
+        rows = deletion.rows.get(pointer.target)
+        if not rows or not (pointer.enforced or pointer.ownership == "link"):
             continue
-        count = sum(1 for f in discovery.links() if (f.system, f.collection, f.field) == (edge.system, edge.collection, edge.field))
-        step = PlanStep(edge.system, edge.collection, "unlink", (edge.field,), count, "reference owned: false", parent=edge.target)
-        if not any((s.system, s.collection, s.fields) == (step.system, step.collection, step.fields) for s in steps):
-            steps.append(step)
-    return steps
+        child = (pointer.system, pointer.collection)
+        n = sum(referrers(estate, connect, pointer, rows, deletion.rows.get(child, set())).values())
+        target = f"{pointer.target[0]}.{pointer.target[1]}"
+        columns = ", ".join(pointer.fields)
+        kept = child not in deletion.rows or record_action.get(child) != "delete_record"
+        if not pointer.declared:
+            if n:
+                raise PlanError(f"{pointer.system}.{pointer.collection} is in no dataset, but {n} of its row(s) point at {target} rows this plan deletes, "
+                                f"through the foreign key {pointer.constraint_label}: the store would refuse the delete, or change rows no plan shows. "
+                                f"Declare {pointer.collection} in the {pointer.system} dataset (its rows may be the subject's data) and plan again")
+            continue
+        if not pointer.nullable:
+            if n or (kept and child in record_action):
+                whose = f"is kept ({record_action[child]})" if kept and child in record_action else f"has {n} row(s) this plan does not delete"
+                raise PlanError(f"{pointer.system}.{pointer.collection} {whose}, but its NOT NULL foreign key {pointer.constraint_label} ({columns}) "
+                                f"points at {target} rows the policy deletes")
+            continue
+        if pointer.composite and (n or (kept and child in record_action)):
+            raise PlanError(f"{pointer.system}.{pointer.collection} may point at deleted {target} rows through the composite foreign key "
+                            f"({columns}), which erasure does not clear; retain or delete {pointer.collection} in the policy")
+        if pointer.composite or not (n or kept or pointer.ownership == "link"):
+            continue
+        rule = "reference ownership: link" if pointer.ownership == "link" else "foreign key"
+        step = PlanStep(pointer.system, pointer.collection, "unlink", pointer.fields, n, rule, parent=(*pointer.target, pointer.target_fields[0]))
+        steps.setdefault((step.system, step.collection, step.fields), step)
+    return list(steps.values())
 
 
 def _ordered_deletes(

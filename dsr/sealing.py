@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from dsr import ledger
 from dsr.approval import decision_for
 from dsr.control.models import ActionRow, LedgerEntry, RequestRow, utcnow
-from dsr.erasure import attempt_of
 from dsr.requests import get_request
 from dsr.runtime import Runtime
 from receipts.receipt import SCHEMA, seal
@@ -31,6 +30,11 @@ class Outcome:
 
     post_check: str  # "passed", "failed: ..." or "not applicable"
     evidence: str | None = None
+
+
+def attempt_of(action: ActionRow) -> int:
+    """How many times the step has been tried: each try that failed gets its own receipt."""
+    return int((action.details or {}).get("attempt", 1))
 
 
 def _common(rt: Runtime, request: RequestRow, kind: str) -> dict[str, Any]:
@@ -63,7 +67,7 @@ def _status(action: ActionRow) -> str:
     """done, retained (kept by policy), skipped (unreadable objects, reported) or failed (the store refused)."""
     if action.state == "failed":
         return "failed"
-    if action.operation in ("retain", "keep"):
+    if action.operation in ("retain", "keep", "keep_shared"):
         return "retained"
     if action.operation == "review":
         return "deferred"  # a person must look at these mentions
@@ -112,17 +116,30 @@ def seal_request(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], out
     return [receipt_id for receipt_id, _ in sealed]
 
 
-def _seal_actions(rt: Runtime, session: Session, request_id: str, outcomes: dict[str, Outcome]) -> list[tuple[str, bytes]]:
+def seal_failed_attempts(rt: Runtime, request_id: str, system: str) -> list[str]:
+    """Receipt, at once, every step of a system whose transaction failed and was rolled back: the run
+    stops here, and the failed attempt must stay on record whether or not a rerun follows (which
+    receipts its own attempt, numbered on)."""
+    outcome = Outcome("failed: the store refused; every change to this system was rolled back")
+    sealed = ledger.write(rt, lambda session: _seal_actions(rt, session, request_id, {}, only=(system, "failed"), default=outcome))
+    for receipt_id, document in sealed:
+        _publish(rt, request_id, receipt_id, document)
+    return [receipt_id for receipt_id, _ in sealed]
+
+
+def _seal_actions(rt: Runtime, session: Session, request_id: str, outcomes: dict[str, Outcome],
+                  only: tuple[str, str] | None = None, default: Outcome = Outcome("not applicable")) -> list[tuple[str, bytes]]:
+    """Receipts for finished actions not yet receipted; `only` (system, state) narrows them."""
     request = get_request(session, request_id)
     sealed = set(session.scalars(select(LedgerEntry.step).where(LedgerEntry.request_id == request_id)))
-    finished = ActionRow.state.in_(("done", "failed"))
+    finished = ActionRow.state.in_(("done", "failed")) if only is None else (ActionRow.system == only[0]) & (ActionRow.state == only[1])
     appended = []
     for action in session.scalars(select(ActionRow).where(ActionRow.request_id == request_id, finished).order_by(ActionRow.id)):
         attempt = attempt_of(action)
         ledger_step = action.step if attempt == 1 else f"{action.step}#{attempt}"  # one receipt per attempt
         if ledger_step in sealed:
             continue
-        body = action_body(rt, request, action, outcomes.get(action.step, Outcome("not applicable")))
+        body = action_body(rt, request, action, outcomes.get(action.step, default))
         document = seal(rt.keys.signing_key, rt.keys.key_name, body)
         ledger.append(session, request_id, body["receipt_id"], "action", ledger_step, document)
         appended.append((body["receipt_id"], document))

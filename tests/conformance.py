@@ -81,8 +81,8 @@ def _matcher() -> SubjectMatcher:
     return SubjectMatcher(Subject((Identifier.parse(IdentifierKind.EMAIL, "aoi.kato@example.jp"),)))
 
 
-def _pseudonym(value: str) -> str:
-    return PSEUDONYM_PREFIX + str(abs(hash(value)) % 10**8)
+def _pseudonym(collection: str, field: str, value: str) -> str:
+    return PSEUDONYM_PREFIX + str(abs(hash((collection, field, value))) % 10**8)
 
 
 class ConnectorConformance:

@@ -50,8 +50,8 @@ MAIN_DATASET = {
                 "referred_by": {"categories": ["identifier"]},
             },
             "references": [
-                {"field": "primary_address_id", "to": "addresses.id"},
-                {"field": "referred_by", "to": "customers.id", "owned": False},
+                {"field": "primary_address_id", "to": "addresses.id", "ownership": "owns_target"},
+                {"field": "referred_by", "to": "customers.id", "ownership": "link"},
             ],
         },
         "addresses": {
