@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from connectors.base import Connector, ConnectorError, ForeignKey, StoreSchema
+from connectors.base import Connector, ConnectorError, ForeignKey, Key, StoreSchema
 from connectors.registry import UnknownConnectorKind, connector_class, kinds
 from dsr.config import ConfigError, ConfigProblem, DatasetConfig, Estate, load_estate, open_document
 from dsr.datamap.coverage import Gap, coverage
@@ -218,10 +218,11 @@ def dry_run_plan(estate: Estate, foreign_keys: dict[str, list[ForeignKey]], plac
         for system, dataset in sorted(estate.datasets.items())
         for name, coll in dataset.collections.items() if coll.objects is None
     ]
+    stores = {system: _Constraints(fks) for system, fks in foreign_keys.items()}
     problems = []
     while findings:
         try:
-            plan_erasure(estate, "config-check", dt.datetime.now(dt.UTC), Discovery(list(findings)), foreign_keys)
+            plan_erasure(estate, "config-check", dt.datetime.now(dt.UTC), Discovery(list(findings)), lambda system: cast(Connector, stores[system]))
             break
         except PlanError as exc:
             concerned = _concerned(str(exc), findings)
@@ -231,6 +232,24 @@ def dry_run_plan(estate: Estate, foreign_keys: dict[str, list[ForeignKey]], plac
                 break
             findings = [f for f in findings if (f.system, f.collection) != concerned]
     return problems
+
+
+class _Constraints:
+    """A store as a dry-run plan sees it: its enforced foreign keys, and no rows (nothing else points
+    at the synthetic customer's records, none has a date), so every refusal comes from the policy and
+    the constraints alone, never from whatever a real customer happens to have."""
+
+    def __init__(self, foreign_keys: list[ForeignKey]):
+        self._foreign_keys = foreign_keys
+
+    def foreign_keys(self) -> list[ForeignKey]:
+        return self._foreign_keys
+
+    def referencing(self, collection: str, fields: Sequence[str], values: Sequence[Key]) -> Iterator[tuple[Key, Key]]:
+        return iter(())
+
+    def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+        return iter(())
 
 
 def _concerned(message: str, findings: list[Finding]) -> tuple[str, str] | None:
