@@ -479,22 +479,29 @@ def serve(
 
 
 @datasets_app.command("suggest")
-def datasets_suggest(system: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Propose dataset YAML for a system from its reflected schema (review categories and identities!)."""
-    from connectors.base import ConnectorError
-    from connectors.registry import UnknownConnectorKind, open_connector
+def datasets_suggest(
+    system: str,
+    sample: int = typer.Option(100, "--sample", min=1, max=10_000, help="Records sampled per table (never a full read)."),
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Propose dataset YAML for a system from its data map: only the customer's part (identity tables,
+    what points at them, their own addresses), other people's tables as links, with the evidence in
+    comments. Needs no policies.yaml. Review it, then `config check --strict`."""
+    from dsr.datamap.scan import scan_one
+    from dsr.datamap.suggest import suggest_dataset
 
     try:
-        estate = load_estate(config)
-        connector = open_connector(estate, system)
-        proposal = connector.suggest_dataset()  # type: ignore[attr-defined]
-    except (ConfigError, ConnectorError, UnknownConnectorKind) as exc:
+        estate = load_estate(config, require_policy=False)
+    except ConfigError as exc:
         raise _fail(str(exc)) from None
-    except AttributeError:
-        raise _fail(f"connector kind {estate.systems[system].kind!r} cannot suggest datasets") from None
+    if system not in estate.systems:
+        raise _fail(f"unknown system {system!r}; configured: {', '.join(sorted(estate.systems))}")
+    data_map = scan_one(estate, system, sample)
+    if system in data_map.errors:
+        raise _fail(data_map.errors[system])
     yaml = YAML()
-    yaml.default_flow_style = None
-    yaml.dump(proposal, sys.stdout)
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.dump(suggest_dataset(system, data_map.of_system(system)), sys.stdout)
 
 
 @receipts_app.command("verify")
