@@ -3,11 +3,13 @@
 A suggestion is reviewed by a person, but it must be safe even unreviewed: used as it stands, no
 request may export or erase another person's records. So it proposes less rather than more:
 
-- **The subject's records** (`account`): the identity table of people with the most rows (customers
-  outnumber staff), and any other identity table nothing of the customer's points at. Identity
-  fields are proposed there only, so requests seed nowhere else.
-- **Dependents** (`activity`): tables reachable from those through foreign keys pointing at them
-  (invoices, their lines, rentals, payments): `ownership: dependent`.
+- **The subject's records** (`account`): tables of people (identity fields and names, from the
+  sampled values), the largest first (customers outnumber staff); without any, identity tables (a
+  ticket queue keyed by email). Identity fields are proposed there only, so requests seed nowhere
+  else; a table of people that the customer's rows point at is not a subject but other people.
+- **Dependents** (`activity`): tables reachable from a subject through foreign keys pointing at it
+  (invoices, their lines, rentals, payments): `ownership: dependent`. Another subject's records are
+  only ever linked to.
 - **Attributes** (`account`): a table with personal data that a subject's record points at, one
   record per row or nearly (a customer's address): `ownership: owns_target`, which erases it only
   when nothing else points at it.
@@ -79,11 +81,12 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
     graph = _Graph(tables, [fk for p in tables.values() for fk in p.references if fk.parent in tables])
     result = Proposal()
 
-    # People's tables pointed at by many rows of another identity table are other people (support reps);
-    # personal tables such a table points at, a row or so each, are its attributes (addresses).
+    # Personal tables that many rows of a table of people point at are other people's (support reps);
+    # those it points at a row or so each are its attributes (addresses). What an attribute points
+    # at in turn (the address's city) is nobody's in particular.
     attributes: dict[str, ForeignKey] = {}
     for fk in graph.fks:
-        if fk.collection == fk.parent or fk.composite or not graph.identity(fk.collection) or not tables[fk.parent].personal:
+        if fk.collection == fk.parent or fk.composite or not graph.person(fk.collection) or not tables[fk.parent].personal:
             continue
         if graph.fan_in(fk) >= MANY:
             result.roles[fk.parent] = "other"
@@ -91,9 +94,12 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
         elif not graph.person(fk.parent):
             attributes.setdefault(fk.parent, fk)
 
+    # Subjects are tables of people (identity and names) when the system has any, the largest first
+    # (customers outnumber staff); otherwise any identity table (a ticket queue keyed by email).
     owned: set[str] = set()
-    candidates = sorted((t for t in tables if graph.identity(t)), key=lambda t: (not graph.person(t), -graph.rows(t), t))
-    for root in candidates:
+    root_of: dict[str, str] = {}
+    people = [t for t in tables if graph.person(t)] or [t for t in tables if graph.identity(t)]
+    for root in sorted(people, key=lambda t: (-graph.rows(t), t)):
         if root in owned or root in result.roles or root in attributes:
             continue
         pointers = [fk.collection for fk in graph.pointing_at(root) if fk.collection in owned]
@@ -105,6 +111,7 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
         kinds = sorted({c.identity for c in tables[root].identity_columns if c.identity})
         result.why[root] = f"the subject's own records: {graph.rows(root)} rows, identity {', '.join(kinds)} from sampled values"
         owned.add(root)
+        root_of[root] = root
         pending = [root]
         while pending:
             parent = pending.pop(0)
@@ -115,6 +122,7 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
                 result.roles[child] = "dependent"
                 result.why[child] = f"the customer's: its {', '.join(fk.fields)} points at {parent}"
                 owned.add(child)
+                root_of[child] = root
                 pending.append(child)
 
     for name in sorted(owned):
@@ -126,6 +134,8 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
             subject = result.roles.get(name) == "subject"
             if target == name:
                 refs.append((fk, "link" if graph.person(name) else "dependent"))  # one person pointing at another is a link
+            elif target in owned and root_of[target] != root_of[name]:
+                refs.append((fk, "link"))  # another subject's records: never this one's
             elif target in owned:
                 # A subject's record pointing at one of the customer's rows owns it; never "dependent", which
                 # would make every other person pointing at the same row (a shared address) the subject's too.
