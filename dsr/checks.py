@@ -31,7 +31,7 @@ from dsr.plan import FIELD_PRECEDENCE, PlanError, plan_erasure
 #: tells its holders apart no better than the value did.
 FEW_VALUES = 12
 #: Gaps of the data map that are personal data no dataset declares (errors under --strict).
-UNMAPPED = ("unmapped_collection", "undeclared_column", "unmapped_reference")
+UNMAPPED = ("unmapped_collection", "undeclared_column")
 _CHECK_LINE = re.compile(r"^(?P<system>\w+)\.(?P<collection>\w+)(?:\.(?P<field>\w+))?: (?P<message>.*)$", re.DOTALL)
 
 Connect = Callable[[Estate, str, DatasetConfig], Connector]
@@ -334,7 +334,7 @@ def _weak_pseudonyms(estate: Estate, data_map: DataMap, places: _Places) -> list
                 if not ruled or rules[ruled[0]].action != "pseudonymize" or column is None or column.sampled == 0:
                     continue
                 distinct = round(column.distinct_ratio * column.sampled)
-                if distinct <= FEW_VALUES and distinct < column.sampled:
+                if column.sampled >= 2 * FEW_VALUES and distinct <= FEW_VALUES:  # a small sample shows few values of anything
                     problems.append(places.collection(system, cname, f"pseudonymize (erase.fields.{ruled[0]}) on a field with {distinct} distinct value(s) in "
                                                                     f"{column.sampled} sampled: its pseudonyms are as few and are told apart and guessed back; "
                                                                     "mask or null it instead", "warning", field_name=fname))

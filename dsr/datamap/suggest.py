@@ -13,7 +13,7 @@ request may export or erase another person's records. So it proposes less rather
 - **Attributes** (`account`): a table with personal data that a subject's record points at, one
   record per row or nearly (a customer's address): `ownership: owns_target`, which erases it only
   when nothing else points at it.
-- **Other people** (`other_party`): a table with personal data that many rows of an identity table
+- **Other people** (`other_party`): a table with personal data that many rows of a table of people
   point at (a support rep), or a table of people the customer's records point at (staff serving a
   rental), or the subject table's own pointer at another subject (a referral): declared only as the
   target of `ownership: link` references, without identity fields, so it is never the customer's.
