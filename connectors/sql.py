@@ -279,7 +279,7 @@ class SqlConnector:
     def referencing(self, collection: str, fields: Sequence[str], values: Sequence[Key]) -> Iterator[tuple[Key, Key]]:
         table = self._any_table(collection)
         declared = self.dataset.collections.get(collection)
-        key_names = declared.primary_key if declared is not None else [c.name for c in table.primary_key.columns] or [c.name for c in table.columns]
+        key_names = declared.primary_key if declared is not None else [c.name for c in table.primary_key.columns]  # () without one: only counted
         columns = [table.c[f] for f in fields]
         with self._connect(f"reading {collection}") as conn:
             for chunk in _chunks(sorted(set(values), key=repr)):

@@ -139,7 +139,9 @@ class ReferenceConfig(_Model):
     - `owns_target`: the row pointed at belongs to whoever owns the pointing row. On `customers`,
       `{field: address_id, to: addresses.id, ownership: owns_target}`: the subject's customer row
       makes its address the subject's. Such a row may be shared (a store at the same address), so
-      it is exported, but erased only when nothing else, declared or not, still points at it.
+      it is exported, but erased only when nothing else, declared or not, still points at it. Rows
+      of a collection that names people (strong identity fields: a staff table) are never taken
+      this way: such a row belongs to whom it names, and the subject's own is found by identity.
     - `link`: the pointing rows are somebody else's that merely point at the subject (a customer the
       subject referred; customers pointing at a staff member who is the subject): never the
       subject's data, never exported; erasure clears the pointer only.
@@ -209,6 +211,12 @@ class CollectionConfig(_Model):
     def scanned(self) -> bool:
         """Whether the subject is looked for inside this collection's text (objects, free-text fields)."""
         return self.objects is not None or bool(self.free_text_fields)
+
+    @property
+    def names_people(self) -> bool:
+        """Whether its rows carry strong identifiers (email, phone, customer number): they seed
+        discovery, and a row of it belongs to whom it names."""
+        return any(f.identity is not None and f.identity.is_strong for f in self.fields.values())
 
 
 class DatasetConfig(_Model):
@@ -481,6 +489,7 @@ def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
 
     for system, dataset in datasets.items():
         problems.extend(_check_dataset(dataset_docs[system], dataset, datasets))
+        problems.extend(_ambiguous_ownership(dataset_docs[system], dataset))
     if policy is not None and policy_doc is not None:
         problems.extend(_check_policy(policy_doc, policy, datasets))
         problems.extend(check_categories(policy, datasets, dataset_docs))
@@ -546,6 +555,25 @@ def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, D
                 problems.append(doc.problem(rloc + ("to",), f"system {tsys!r} has no collection {tcoll!r}"))
             elif tfield not in target_ds.collections[tcoll].fields:
                 problems.append(doc.problem(rloc + ("to",), f"collection {tsys}.{tcoll} has no field {tfield!r}"))
+    return problems
+
+
+def _ambiguous_ownership(doc: _Document, dataset: DatasetConfig) -> list[ConfigProblem]:
+    """`owned: true` on a collection of people (one with strong identity fields) is read as
+    `dependent`, but is easily meant the other way (`{field: address_id, to: addresses.id, owned:
+    true}` on customers: "the customer owns its address"). Said as `dependent` it pulls in every
+    other customer at the subject's address; a warning asks for the direction by name."""
+    problems = []
+    raw = doc.data.get("collections") if isinstance(doc.data, dict) else None
+    for cname, coll in dataset.collections.items():
+        if not coll.names_people:
+            continue
+        raw_refs = (raw.get(cname) or {}).get("references") if isinstance(raw, dict) and isinstance(raw.get(cname), dict) else None
+        for i, ref in enumerate(raw_refs or []):
+            if isinstance(ref, dict) and ref.get("owned") is True:
+                problems.append(doc.problem(("collections", cname, "references", i, "owned"),
+                                            f"owned: true means {cname} rows belong to whoever owns the {ref.get('to')} row they point at (ownership: dependent); "
+                                            f"if each {cname} row owns what it points at (its address), write ownership: owns_target; say which", "warning"))
     return problems
 
 

@@ -7,7 +7,8 @@ a visited set, so reference cycles end. Each reference is walked in the one dire
 
 - `dependent`: rows pointing at the subject's rows are the subject's (child direction);
 - `owns_target`: rows the subject's rows point at are the subject's (parent direction: the
-  customer's address). They may be shared, so they are marked `via_parent`; the walk goes on from
+  customer's address), unless their collection names people (a staff row is the staff member's,
+  whatever points at it). They may be shared, so they are marked `via_parent`; the walk goes on from
   them only in the parent direction (rows pointing at a shared address are other people's), and
   erasure deletes them only when nothing else points at them (dsr.references);
 - `link`: rows pointing at the subject's rows are somebody else's; reported as links, never
@@ -152,7 +153,7 @@ def discover(
     for system in sorted(wanted_systems):
         connector = connect(system)
         for cname, coll in estate.datasets[system].collections.items():
-            if any(f.identity is not None and f.identity.is_strong for f in coll.fields.values()):
+            if coll.names_people:
                 matches = connector.find_by_identity(cname, subject.identifiers, sorted(needed[(system, cname)]))
                 record(system, cname, matches, lambda m: "identity:" + ",".join(m.matched))
 
@@ -169,7 +170,7 @@ def discover(
         for edge in edges:
             if edge.ownership == "owns_target":
                 pointed = pointers.get((edge.system, edge.collection, edge.field))
-                if pointed:
+                if pointed and not estate.collection(*edge.target[:2]).names_people:  # a person's row is whose it names
                     tsystem, tcollection, tfield = edge.target
                     matches = connect(tsystem).find_by_values(tcollection, tfield, sorted(pointed, key=repr), sorted(needed[(tsystem, tcollection)]))
                     record(tsystem, tcollection, matches, lambda _m, h=f"owned-by:{edge.system}.{edge.collection}.{edge.field}": h, via_parent=True)

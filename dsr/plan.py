@@ -8,6 +8,11 @@ still caught.
 Order matters when the store enforces foreign keys: dependents are deleted before their parents;
 rows that are kept (retained invoices, other customers' referral links) have their pointer to a
 deleted parent cleared first; a cycle of foreign keys is broken by clearing a nullable one.
+
+What else points at the rows to delete is asked of the live stores (dsr.references), through every
+foreign key of every table, declared in a dataset or not: a row the subject's rows point at (their
+address) is kept as `keep_shared` while anything else points at it; a table no dataset declares
+that points at rows to delete refuses the plan, before anything changes in any system.
 """
 
 from __future__ import annotations

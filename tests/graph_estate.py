@@ -92,8 +92,9 @@ def dataset(system: str = "retail") -> dict[str, Any]:
     }
 
 
-def schema(invoice_key: bool = True) -> MetaData:
-    """The tables; `invoice_key`: invoices carry an enforced key to customers (not when another system holds them)."""
+def schema(invoice_key: bool = True, rep_required: bool = False) -> MetaData:
+    """The tables; `invoice_key`: invoices carry an enforced key to customers (not when another system
+    holds them); `rep_required`: every customer must have a support rep (a NOT NULL key to staff)."""
     md = MetaData()
     customer_key = [ForeignKey("customers.id", name="fk_invoice_customer")] if invoice_key else []
     Table("staff", md, Column("id", Integer, primary_key=True, autoincrement=False), Column("name", String(100)),
@@ -105,18 +106,18 @@ def schema(invoice_key: bool = True) -> MetaData:
     Table("customers", md, Column("id", Integer, primary_key=True, autoincrement=False), Column("email", String(200), index=True),
           Column("name", String(100)),
           Column("address_id", Integer, ForeignKey("addresses.id", name="fk_customer_address"), nullable=True),
-          Column("support_rep_id", Integer, ForeignKey("staff.id", name="fk_customer_rep"), nullable=True))
+          Column("support_rep_id", Integer, ForeignKey("staff.id", name="fk_customer_rep"), nullable=not rep_required))
     Table("invoices", md, Column("id", Integer, primary_key=True, autoincrement=False),
           Column("customer_id", Integer, *customer_key, nullable=True),
           Column("billing_name", String(100)), Column("shipping_name", String(100)), Column("amount", Integer), Column("issued_on", Date))
     return md
 
 
-def load(url: str, tables: tuple[str, ...] = ("staff", "addresses", "stores", "customers", "invoices")) -> None:
+def load(url: str, tables: tuple[str, ...] = ("staff", "addresses", "stores", "customers", "invoices"), rep_required: bool = False) -> None:
     """The estate's rows (only `tables`, for a system that holds part of it)."""
     engine = create_engine(url)
     enable_sqlite_foreign_keys(engine)
-    md = schema(invoice_key="customers" in tables)
+    md = schema(invoice_key="customers" in tables, rep_required=rep_required)
     md.create_all(engine, tables=[md.tables[t] for t in tables])
     rows: dict[str, list[dict[str, Any]]] = {
         "staff": [{"id": 1, "name": "Hana Sato", "email": HANA, "phone": "03-1111-0001"},
@@ -129,7 +130,7 @@ def load(url: str, tables: tuple[str, ...] = ("staff", "addresses", "stores", "c
                       {"id": 2, "email": KEN, "name": "Ken Mori", "address_id": 11, "support_rep_id": 1},
                       {"id": 3, "email": AYA, "name": "Aya Mori", "address_id": 11, "support_rep_id": 1},
                       {"id": 4, "email": "sota@example.org", "name": "Sota Abe", "address_id": None, "support_rep_id": 2},
-                      {"id": 5, "email": MIKA.upper(), "name": "Mika Tanaka", "address_id": 10, "support_rep_id": None}],
+                      {"id": 5, "email": MIKA.upper(), "name": "Mika Tanaka", "address_id": 10, "support_rep_id": 2 if rep_required else None}],
         "invoices": [{"id": 100, "customer_id": 1, "billing_name": "Mika Tanaka", "shipping_name": "Mika Tanaka", "amount": 500, "issued_on": MIKA_INVOICE_DATES[0]},
                      {"id": 101, "customer_id": 5, "billing_name": "Mika Tanaka", "shipping_name": "Mika Tanaka", "amount": 700, "issued_on": MIKA_INVOICE_DATES[1]},
                      {"id": 102, "customer_id": 2, "billing_name": "Ken Mori", "shipping_name": "Aya Mori", "amount": 900, "issued_on": dt.date(2025, 6, 1)},

@@ -9,11 +9,12 @@ import datetime as dt
 import json
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 
 from connectors.base import ConnectorError
 from dsr import fulfilment
-from dsr.config import RuleConfig
+from dsr.config import ConfigError, ReferenceConfig, RuleConfig, load_estate
 from dsr.control.models import ActionRow, LedgerEntry
 from dsr.erasure import discover_now, execute_system, make_plan, record_targets
 from dsr.plan import ErasurePlan, PlanError
@@ -134,6 +135,31 @@ def test_a_staff_members_request_exports_and_erases_no_customer(tmp_path, sql_ur
     assert shop.rows(sql_url, "select id, billing_name from invoices order by id") == [(100, "Mika Tanaka"), (101, "Mika Tanaka"), (102, "Ken Mori"), (103, "Sota Abe")]
 
 
+def test_a_staff_row_is_never_taken_as_what_a_customer_owns(tmp_path, sqlite_url):
+    """Even a dataset that says her rep is what a customer owns (owns_target into a collection that
+    names people) does not make a staff member's record the customer's."""
+    graph.load(sqlite_url)
+    data = graph.dataset()
+    data["collections"]["customers"]["references"][1]["ownership"] = "owns_target"
+    rt = graph.open_estate(tmp_path, {"retail": sqlite_url}, [data])
+    assert "retail.staff" not in graph.access(rt, graph.request(rt, "access", MIKA))
+    request_id = graph.request(rt, "erase", MIKA)
+    assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
+    assert not [s for s in _plan_of(rt, request_id).steps if s.collection == "staff"]
+    assert shop.rows(sqlite_url, "select id, name from staff order by id") == [(1, "Hana Sato"), (2, "Jiro Ito")]
+
+
+def test_a_staff_member_whose_customers_cannot_lose_their_rep_is_refused_before_any_change(tmp_path, sql_url):
+    graph.load(sql_url, rep_required=True)
+    rt = graph.open_estate(tmp_path, {"retail": sql_url})
+    request_id = graph.request(rt, "erase", HANA)
+    fulfilment.begin(rt, request_id, "erase")
+    with pytest.raises(PlanError, match=r"retail\.customers has 3 row\(s\) this plan does not delete, but its NOT NULL foreign key fk_customer_rep"):
+        make_plan(rt, request_id, discover_now(rt, request_id))
+    assert shop.rows(sql_url, "select id from staff order by id") == [(1,), (2,)]
+    assert shop.rows(sql_url, "select count(*) from customers where support_rep_id = 1") == [(3,)]
+
+
 # ------------------------------------------------------------------ tables no dataset declares
 
 
@@ -245,6 +271,24 @@ def test_rows_living_only_in_inheritance_children_are_found_and_erased_through_t
     assert shop.rows(postgres_url, "select id from addresses order by id") == [(11,), (12,)]
 
 
+def test_an_undeclared_partitioned_table_is_one_table_and_refuses_the_plan(tmp_path, postgres_url):
+    rt = _estate(tmp_path, postgres_url)
+    _execute(postgres_url,
+             "create table visits (id integer, at date, customer_id integer not null constraint fk_visit_customer references customers (id), "
+             "primary key (id, at)) partition by range (at)",
+             "create table visits_2025 partition of visits for values from ('2025-01-01') to ('2026-01-01')",
+             "create table visits_2026 partition of visits for values from ('2026-01-01') to ('2027-01-01')",
+             "insert into visits values (1, '2026-03-01', 5), (2, '2025-03-01', 2)")
+    assert [(fk.collection, fk.name) for fk in rt.connector("retail").foreign_keys() if fk.parent == "customers"] == [
+        ("invoices", "fk_invoice_customer"), ("visits", "fk_visit_customer")]
+
+    request_id = graph.request(rt, "erase", MIKA)
+    fulfilment.begin(rt, request_id, "erase")
+    with pytest.raises(PlanError, match=r"retail\.visits is in no dataset, but 1 of its row\(s\).*fk_visit_customer"):
+        make_plan(rt, request_id, discover_now(rt, request_id))
+    _untouched(postgres_url)
+
+
 def test_views_are_ignored(tmp_path, sql_url):
     rt = _estate(tmp_path, sql_url)
     _execute(sql_url, "create view customer_directory as select c.id, c.email, a.street from customers c left join addresses a on a.id = c.address_id")
@@ -312,3 +356,48 @@ def test_pseudonyms_are_keyed_per_system_collection_and_field(tmp_path, sqlite_u
     others = {keys.pseudonym(*where, "Mika Tanaka") for where in (("billing", "invoices", "shipping_name"), ("billing", "orders", "billing_name"), ("crm", "invoices", "billing_name"))}
     assert one not in others and len(others) == 3
     assert keys.pseudonym("billing", "invoices", "billing_name", "Ken Mori") != one
+
+
+def test_a_row_found_both_as_pointed_at_and_pointing_back_counts_as_found_directly(tmp_path, sqlite_url):
+    """The shop's address points back at its customer (addresses.customer_id) and the customer at it
+    (owns_target): found directly, it is the subject's without a sharing question, and no other
+    customer at that address is pulled in."""
+    shop.load_main(sqlite_url)
+    _execute(sqlite_url, "update customers set primary_address_id = 10 where id = 3")  # the namesake moves in with her
+    config = shop.write_config(tmp_path, {"main": sqlite_url, "side": sqlite_url}, [shop.MAIN_DATASET, {**shop.SIDE_DATASET, "collections": {}}])
+    rt = Runtime.open(config, create_keys=True)
+    request_id = graph.request(rt, "access", shop.SUBJECT["email"])
+    found = discover_now(rt, request_id)
+    assert found.keys("main", "addresses") == [(10,)] and found.via_parent("main", "addresses") == []
+    assert found.keys("main", "customers") == [(1,)]
+
+
+
+def test_reference_directions_and_their_older_spelling():
+    assert [ReferenceConfig(field="f", to="t.id", **given).ownership for given in ({}, {"owned": True}, {"owned": False}, {"ownership": "owns_target"})] == [
+        "dependent", "dependent", "link", "owns_target"]
+    with pytest.raises(ValidationError, match="either ownership or its older spelling owned"):
+        ReferenceConfig(field="f", to="t.id", owned=True, ownership="owns_target")
+    with pytest.raises(ValidationError, match="ownership"):
+        ReferenceConfig(field="f", to="t.id", ownership="parent")
+
+
+def test_retention_from_must_name_a_declared_field(tmp_path):
+    data = graph.dataset()
+    data["collections"]["invoices"]["retention_from"] = "issued_at"
+    config = shop.write_config(tmp_path, {"retail": "sqlite:///unused.db"}, [data], graph.POLICY)
+    with pytest.raises(ConfigError) as failure:
+        load_estate(config)
+    (problem,) = failure.value.problems
+    assert (problem.file, problem.path) == ("datasets/retail.yaml", "collections.invoices.retention_from") and "issued_at" in problem.message
+
+
+def test_owned_true_on_a_collection_of_people_asks_for_the_direction(tmp_path):
+    """The issue's literal `{field: address_id, to: addresses.id, owned: true}` on customers reads both ways."""
+    data = graph.dataset()
+    data["collections"]["customers"]["references"][0] = {"field": "address_id", "to": "addresses.id", "owned": True}
+    data["collections"]["invoices"]["references"][0]["owned"] = True  # invoices hold no identity of their own: unambiguous
+    estate = load_estate(shop.write_config(tmp_path, {"retail": "sqlite:///unused.db"}, [data], graph.POLICY))
+    (warning,) = estate.warnings
+    assert (warning.path, warning.severity) == ("collections.customers.references.0.owned", "warning") and "ownership: owns_target" in warning.message
+    assert estate.collection("retail", "customers").references[0].ownership == "dependent"
