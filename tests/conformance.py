@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, Step
+from connectors.base import PSEUDONYM_PREFIX, ApplyContext, ConnectorError, ForeignKey, Step
 from connectors.registry import connector_class, kinds
 from dsr.config import DatasetConfig, SystemConfig
 from dsr.subject import Identifier, IdentifierKind, Subject
@@ -177,3 +177,32 @@ class ConnectorConformance:
         with pytest.raises(ConnectorError, match="'store'"):
             list(connector.find_by_values("notes", "person_id", [1], []))
         connector.close()
+
+    # ------------------------------------------------------------------ data map: schema() and sample()
+
+    @pytest.fixture
+    def notes_only(self, store: ConformanceStore):
+        """A connector whose dataset declares only `notes`: `people` exists in the store, undeclared."""
+        store.load(RECORDS)
+        dataset = DatasetConfig(system="store", collections={"notes": DATASET.collections["notes"]})
+        connector = connector_class(store.kind)("store", store.config, dataset)
+        yield connector
+        connector.close()
+
+    def test_schema_names_every_collection_declared_or_not(self, notes_only) -> None:  # noqa: ANN001
+        schema = notes_only.schema()
+        people, notes = schema.collection("people"), schema.collection("notes")
+        assert people is not None and notes is not None, [c.name for c in schema.collections]
+        assert [c.name for c in people.columns] == ["id", "email", "phone", "name", "city"] and people.primary_key == ("id",)
+        assert {c.name: c.nullable for c in notes.columns}["person_id"] is True and all(c.type for c in notes.columns)
+        assert ForeignKey("notes", ("person_id",), "people", ("id",), True) in notes.foreign_keys
+        assert people.rows_estimate is None or people.rows_estimate >= 1
+
+    def test_sample_is_bounded_and_reads_undeclared_collections(self, notes_only) -> None:  # noqa: ANN001
+        two = notes_only.sample("people", 2)
+        assert len(two) == 2 and all(row in RECORDS["people"] for row in two)  # whole records, as stored
+        assert sorted(r["id"] for r in notes_only.sample("notes", 100)) == [10, 11, 12, 13]
+        with pytest.raises(ConnectorError, match="'store'"):
+            notes_only.sample("no_such_collection", 5)
+        with pytest.raises(ConnectorError, match="at least one"):
+            notes_only.sample("people", 0)

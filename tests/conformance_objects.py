@@ -345,3 +345,19 @@ class ObjectConnectorConformance:
                 wrong[what] = "no error"
         connector.close()
         assert wrong == {}, f"not a ConnectorError naming the system: {wrong}"
+
+    # ------------------------------------------------------------------ data map: schema() and sample()
+
+    def test_schema_lists_prefixes_declared_or_not_with_object_counts(self, connector) -> None:  # noqa: ANN001
+        counts = {c.name: c.rows_estimate for c in connector.schema().collections if c.name.startswith(f"{BUCKET}/")}
+        assert counts == {f"{BUCKET}/{PREFIX}": sum(1 for k in OBJECTS if k.startswith(PREFIX)), f"{BUCKET}/elsewhere/": 1}
+        assert all(c.kind == "prefix" for c in connector.schema().collections)
+
+    def test_sample_reads_a_few_records_of_any_prefix(self, connector) -> None:  # noqa: ANN001
+        assert connector.sample(f"{BUCKET}/elsewhere/", 5) == [{"object": "elsewhere/call.txt", "text": f"caller: {EMAIL}"}]
+        few = connector.sample(COLLECTION, 3)
+        assert 1 <= len(few) <= 3 and all(r["object"].startswith(PREFIX) and isinstance(r["text"], str) for r in few)
+        records = connector.sample(COLLECTION, 500)  # unreadable objects are passed over, never a crash
+        assert records and not [r for r in records if r["object"] in UNREADABLE]
+        with pytest.raises(ConnectorError, match="at least one"):
+            connector.sample(COLLECTION, 0)

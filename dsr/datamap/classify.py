@@ -255,6 +255,9 @@ def _decide(evidence: _Evidence, people: _Evidence, texts: Sequence[str], hint: 
             return category, identity, share
     if evidence.share(POSTCODES) >= DECIDES:
         return "address", None, evidence.share(POSTCODES)
+    embedded = evidence.share(PERSONAL_IN_TEXT - {PERSON}, whole=False)
+    if embedded >= 0.3:  # short text with emails or numbers inside (a CSV line, a terse note)
+        return "free_text", None, embedded
     person, place = people.share(PERSON), people.share(LOCATION)
     if person >= 0.6 and person >= place:
         return "name", None, person

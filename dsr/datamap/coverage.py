@@ -106,6 +106,12 @@ def _evidence(column: ColumnProfile) -> str:
     return counts
 
 
+def _personal_parent(declared: CollectionConfig, found: CollectionProfile | None) -> bool:
+    """A declared collection that holds someone's data (so erasure deletes its rows, and rows pointing
+    at them matter): declared with categories or identity fields, or found personal. A catalogue is not."""
+    return bool(declared.categories or any(f.categories or f.identity for f in declared.fields.values()) or (found and found.personal))
+
+
 def coverage(data_map: DataMap, datasets: Mapping[str, DatasetConfig]) -> Coverage:
     """Compare what the scan found with what the datasets declare, system by system."""
     gaps: list[Gap] = []
@@ -135,7 +141,7 @@ def coverage(data_map: DataMap, datasets: Mapping[str, DatasetConfig]) -> Covera
             if profile.name in covered:
                 continue
             for ref in profile.references:
-                if dataset and ref.parent in dataset.collections:
+                if dataset and ref.parent in dataset.collections and _personal_parent(dataset.collections[ref.parent], covered.get(ref.parent)):
                     gaps.append(Gap("unmapped_reference", system, profile.name, ", ".join(ref.fields), None,
                                     f"points at declared {ref.parent}; its rows follow the customer's and erasure must see them"))
         if dataset is not None:
