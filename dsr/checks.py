@@ -22,7 +22,7 @@ from typing import Any, cast
 from connectors.base import Connector, ConnectorError, ForeignKey, Key, StoreSchema
 from connectors.registry import UnknownConnectorKind, connector_class, kinds
 from dsr.config import ConfigError, ConfigProblem, DatasetConfig, Estate, load_estate, open_document
-from dsr.datamap.coverage import Gap, coverage
+from dsr.datamap.coverage import Gap, coverage, drift
 from dsr.datamap.model import DataMap
 from dsr.discovery import Discovery, Finding
 from dsr.plan import FIELD_PRECEDENCE, PlanError, plan_erasure
@@ -90,10 +90,11 @@ class _Places:
 
 
 def check_config(root: Path | str, live: bool = True, strict: bool = False, connect: Connect = _connect,
-                 data_map: Callable[[Estate], DataMap | None] | None = None) -> CheckReport:
+                 maps: Callable[[Estate], tuple[DataMap | None, DataMap | None]] | None = None) -> CheckReport:
     """Load and check a configuration directory. `live`: also ask every system (tables, columns,
     indexes, foreign keys for the dry-run plan). `strict`: personal data that no dataset declares is
-    an error, not a warning. `data_map` returns the estate's stored map (default: the control database's)."""
+    an error, not a warning. `maps` returns the estate's current data map and the one before it
+    (default: from the control database)."""
     try:
         estate = load_estate(root)
     except ConfigError as exc:
@@ -116,11 +117,11 @@ def check_config(root: Path | str, live: bool = True, strict: bool = False, conn
         if {s for s, d in estate.datasets.items() if _has_tables(d)} <= set(foreign_keys):  # a plan needs every store's constraints
             report.problems += dry_run_plan(estate, foreign_keys, places)
     try:
-        stored = (data_map or _stored_map)(estate)
+        current, previous = (maps or _stored_maps)(estate)
     except Exception as exc:  # the control database's driver may quote its URL: the error's type only
         report.problems.append(places.at("estate.yaml", ("control_db",), f"the data map could not be read from the control database: {type(exc).__name__}"))
     else:
-        report.problems += data_map_problems(estate, stored, schemas, places, strict)
+        report.problems += data_map_problems(estate, current, previous, schemas, places, strict)
     return report
 
 
@@ -265,18 +266,22 @@ def _concerned(message: str, findings: list[Finding]) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------- the data map
 
 
-def _stored_map(estate: Estate) -> DataMap | None:
-    """The estate's current data map from the control database (None before the first scan)."""
+def _stored_maps(estate: Estate) -> tuple[DataMap | None, DataMap | None]:
+    """The estate's current data map from the control database and the one it replaced (None before
+    the first scan, and before the second)."""
     from dsr.control.db import session_factory
     from dsr.datamap.store import latest_map
 
     with session_factory(estate.settings.control_db)() as session:
-        return latest_map(session)
+        current = latest_map(session)
+        return current, latest_map(session, before=current.scanned_at) if current else None
 
 
-def data_map_problems(estate: Estate, data_map: DataMap | None, schemas: dict[str, StoreSchema], places: _Places, strict: bool) -> list[ConfigProblem]:
-    """Personal data the map found that no dataset declares (errors under `strict`), what is new in the
-    live stores since the map was made, and pseudonyms that would hide nothing."""
+def data_map_problems(estate: Estate, data_map: DataMap | None, previous: DataMap | None, schemas: dict[str, StoreSchema], places: _Places,
+                      strict: bool) -> list[ConfigProblem]:
+    """Personal data the map found that no dataset declares (errors under `strict`), personal data
+    the last scan found that the one before it did not, what is new in the live stores since the
+    map was made, and pseudonyms that would hide nothing."""
     if data_map is None:
         return [places.at("systems.yaml", ("systems",), "no data map yet: personal data outside the datasets cannot be seen; run `hkt-dsr datamap scan`",
                           "error" if strict else "warning")]
@@ -287,6 +292,9 @@ def data_map_problems(estate: Estate, data_map: DataMap | None, schemas: dict[st
             continue  # the live check said it already, about the store as it is now
         severity = "error" if strict and gap.kind in UNMAPPED else "warning"
         problems.append(_gap_problem(places, gap, f"data map of {when}", severity))
+    if previous is not None:
+        since = f"new since the data map of {previous.scanned_at.strftime('%Y-%m-%d %H:%M UTC')}, found by the scan of {when}"
+        problems += [_gap_problem(places, change, since, "warning") for change in drift(previous, data_map)]
     for system, schema in sorted(schemas.items()):
         if system in data_map.errors or not data_map.of_system(system):
             continue
@@ -312,6 +320,9 @@ def _gap_problem(places: _Places, gap: Gap, source: str, severity: str) -> Confi
         "undeclared_free_text": "holds free text",
         "missing_collection": "declared but not in the store",
         "missing_column": "declared but not in the table",
+        "new_collection": "personal data in a new table or prefix",
+        "new_column": "personal data in a new column",
+        "newly_personal": "personal data where there was none",
     }.get(gap.kind, gap.kind)
     category = f" ({gap.category})" if gap.category else ""
     detail = f": {gap.detail}" if gap.detail else ""

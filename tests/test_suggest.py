@@ -288,7 +288,7 @@ def test_music_store_suggestion_is_the_customers_part_with_support_reps_as_links
     assert found["customer"] == {customer["customer_id"]}
     assert found["invoice"] == {i["invoice_id"] for i in data["invoices"] if i["customer_id"] == customer["customer_id"]}
     assert "employee" not in found
-    report = check_config(config, data_map=lambda _estate: None)
+    report = check_config(config, maps=lambda _estate: (None, None))
     assert not report.errors, report.errors
 
 
