@@ -143,7 +143,7 @@ def test_request_new_needs_both_verification_options(estate: Shop) -> None:
     result = new_request(estate, "--email", shop.SUBJECT["email"], "--verified-by", "Ken Ito")
     assert result.exit_code != 0
     assert "--verification-method" in _flat(result.stderr)
-    assert _row_counts(estate.control_db)["requests"] == 0
+    assert _row_counts(estate.control_db).get("requests", 0) == 0  # keys init no longer creates the control database
 
 
 def test_request_new_refuses_names_alone_without_echo(estate: Shop) -> None:
