@@ -166,12 +166,10 @@ def _live_system(estate: Estate, system: str, places: _Places, connect: Connect)
         connector.close()
 
     healthy = {}
+    tables = [name for name, coll in dataset.collections.items() if coll.objects is None]
     for name, coll in dataset.collections.items():
-        if coll.objects is not None:
-            if not any(c.name.split("/", 1)[0] == coll.objects.bucket for c in schema.collections):
-                problems.append(places.collection(system, name, f"bucket {coll.objects.bucket!r} does not exist in system {system!r} (or these credentials cannot see it)"))
-                continue
-            healthy[name] = coll
+        if coll.objects is not None:  # an empty bucket has no prefix in the schema: ask about the collection alone
+            problems += _probe(estate, system, name, places, connect)
             continue
         info = schema.collection(name)
         if info is None:
@@ -189,13 +187,27 @@ def _live_system(estate: Estate, system: str, places: _Places, connect: Connect)
         return problems + [places.system(system, f"cannot open: {type(exc).__name__}", "url")], schema, None
     try:
         problems += [_placed(places, system, w) for w in connector.check()]
-        if len(healthy) == len(dataset.collections):  # a plan needs every table's constraints
+        if len(healthy) == len(tables):  # a plan needs every table's constraints
             fks = connector.foreign_keys()
     except ConnectorError as exc:
         problems.append(places.system(system, str(exc)))
     finally:
         connector.close()
     return problems, schema, fks
+
+
+def _probe(estate: Estate, system: str, collection: str, places: _Places, connect: Connect) -> list[ConfigProblem]:
+    """The connector's own checks of one collection, so that a failure names that collection's line."""
+    try:
+        connector = connect(estate, system, DatasetConfig(system=system, collections={collection: estate.collection(system, collection)}))
+    except Exception as exc:  # opened once already: only a driver's surprise gets here
+        return [places.system(system, f"cannot open: {type(exc).__name__}", "url")]
+    try:
+        return [_placed(places, system, w) for w in connector.check()]
+    except ConnectorError as exc:
+        return [places.collection(system, collection, str(exc))]
+    finally:
+        connector.close()
 
 
 def _placed(places: _Places, system: str, message: str) -> ConfigProblem:

@@ -232,3 +232,18 @@ def test_pseudonymizing_a_field_with_few_values_is_a_warning(tmp_path: Path) -> 
     warnings = [p for p in check_config(config).warnings if "pseudonymize" in p.message]
     assert [(p.path, p.line) for p in warnings] == [("collections.members.fields.country", _line(config / "datasets" / "club.yaml", "country:"))]
     assert "4 distinct value(s) in 50 sampled" in warnings[0].message  # full_name (pseudonymized too) has 50 of 50: no warning
+
+
+def test_a_bucket_the_store_lacks_is_reported_at_its_collection(tmp_path: Path, s3_endpoint: str) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="hkt-calls")
+    dataset = {"system": "calls", "collections": {
+        "transcripts": {"categories": ["support_case"], "objects": {"bucket": "hkt-calls", "prefix": "transcripts/"}},
+        "recordings": {"categories": ["support_case"], "objects": {"bucket": "hkt-recordings", "prefix": ""}},
+    }}
+    config = shop.write_config(tmp_path, {}, [dataset])
+    (config / "systems.yaml").write_text(f"systems:\n  calls:\n    kind: s3\n    url: {s3_endpoint}\n    options: {{region: us-east-1}}\n")
+    report = check_config(config, maps=lambda _estate: (None, None))
+    assert [(p.path, p.line) for p in report.errors] == [("collections.recordings", _line(config / "datasets" / "calls.yaml", "recordings:"))]
+    assert "hkt-recordings" in report.errors[0].message and "'calls'" in report.errors[0].message

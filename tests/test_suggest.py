@@ -329,3 +329,30 @@ def test_suggest_for_an_unknown_system_is_one_clean_line(tmp_path: Path, system:
     result = invoke("datasets", "suggest", system, "--config", config)
     assert result.exit_code == 1
     assert "unknown system 'nowhere'" in result.stderr and "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def test_object_prefixes_with_personal_data_are_listed_for_review_never_proposed(tmp_path: Path, s3_endpoint: str) -> None:
+    """Objects name several people at once: a suggestion never declares them (an erasure could delete
+    other people's lines with them); the header names the prefixes that hold personal data."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="hkt-calls")
+    people = People(5)
+    for i in range(4):
+        lines = [f"{p['first_name']} {p['last_name']} <{p['email']}> called about a fault, call back on {p['phone']}"
+                 for p in (people.person("mail.example.com") for _ in range(15))]
+        s3.put_object(Bucket="hkt-calls", Key=f"transcripts/{i}.txt", Body="\n".join(lines).encode())
+    s3.put_object(Bucket="hkt-calls", Key="catalogue/plans.jsonl", Body=b"".join(b'{"plan": "Fibre %d", "speed": %d}\n' % (i, 100 * i) for i in range(30)))
+    config = tmp_path / "config"
+    (config / "datasets").mkdir(parents=True)
+    (config / "estate.yaml").write_text(f"control_db: sqlite:///{tmp_path / 'control.db'}\n")
+    (config / "systems.yaml").write_text(f"systems:\n  calls:\n    kind: s3\n    url: {s3_endpoint}\n    options: {{region: us-east-1}}\n")
+    result = invoke("datasets", "suggest", "calls", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert YAML(typ="safe").load(result.stdout) == {"system": "calls", "collections": {}}
+    left_out = [line for line in result.stdout.splitlines() if line.startswith("# left out:")]
+    assert len(left_out) == 1 and left_out[0].startswith("# left out: hkt-calls/transcripts/: objects holding free_text")

@@ -164,6 +164,13 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
         else:
             cats = ", ".join(sorted({c.category for c in tables[name].personal_columns}))
             result.left_out[name] = f"holds {cats} but the customer's tables do not reach it: review (declare it if its rows are the customer's)"
+    for profile in profiles:
+        if profile.kind in ("prefix", "bucket") and profile.personal:
+            cats = ", ".join(sorted({c.category for c in profile.personal_columns}))
+            result.left_out[profile.name] = (f"objects holding {cats}: declare as objects: {{bucket, prefix}} after review; objects name several "
+                                             "people, so give them a category the policy keeps (rewritten with the customer redacted), not deletes")
+        elif profile.kind in ("inheritance_child", "partition"):
+            result.left_out[profile.name] = f"a {profile.kind.replace('_', ' ')} of {profile.parent}: its rows are read and erased through {profile.parent}"
     return result
 
 
