@@ -34,9 +34,6 @@ FEW_VALUES = 12
 UNMAPPED = ("unmapped_collection", "undeclared_column")
 _CHECK_LINE = re.compile(r"^(?P<system>\w+)\.(?P<collection>\w+)(?:\.(?P<field>\w+))?: (?P<message>.*)$", re.DOTALL)
 
-Connect = Callable[[Estate, str, DatasetConfig], Connector]
-
-
 def _connect(estate: Estate, system: str, dataset: DatasetConfig) -> Connector:
     config = estate.systems[system]
     return connector_class(config.kind)(system, config, dataset)
@@ -89,7 +86,7 @@ class _Places:
         return self.at(file, loc, message, severity)
 
 
-def check_config(root: Path | str, live: bool = True, strict: bool = False, connect: Connect = _connect,
+def check_config(root: Path | str, live: bool = True, strict: bool = False,
                  maps: Callable[[Estate], tuple[DataMap | None, DataMap | None]] | None = None) -> CheckReport:
     """Load and check a configuration directory. `live`: also ask every system (tables, columns,
     indexes, foreign keys for the dry-run plan). `strict`: personal data that no dataset declares is
@@ -108,7 +105,7 @@ def check_config(root: Path | str, live: bool = True, strict: bool = False, conn
         for system in sorted(estate.datasets):
             if estate.systems.get(system) is None or estate.systems[system].kind not in kinds():
                 continue  # reported above
-            problems, schema, fks = _live_system(estate, system, places, connect)
+            problems, schema, fks = _live_system(estate, system, places)
             report.problems += problems
             if schema is not None:
                 schemas[system] = schema
@@ -147,13 +144,13 @@ def _connector_kinds(estate: Estate, places: _Places) -> list[ConfigProblem]:
 # --------------------------------------------------------------------------- live stores
 
 
-def _live_system(estate: Estate, system: str, places: _Places, connect: Connect) -> tuple[list[ConfigProblem], StoreSchema | None, list[ForeignKey] | None]:
+def _live_system(estate: Estate, system: str, places: _Places) -> tuple[list[ConfigProblem], StoreSchema | None, list[ForeignKey] | None]:
     """One system against its dataset: what the store lacks, then the connector's own checks and its
     foreign keys, asked of the collections the store has (so one missing table hides nothing else)."""
     dataset = estate.datasets[system]
     problems: list[ConfigProblem] = []
     try:
-        connector = connect(estate, system, DatasetConfig(system=system, collections={}))
+        connector = _connect(estate, system, DatasetConfig(system=system, collections={}))
     except (ConnectorError, UnknownConnectorKind) as exc:
         return [places.system(system, f"cannot open: {exc}")], None, None
     except Exception as exc:  # a driver's own error may quote the URL, password included: its type only
@@ -169,7 +166,7 @@ def _live_system(estate: Estate, system: str, places: _Places, connect: Connect)
     tables = [name for name, coll in dataset.collections.items() if coll.objects is None]
     for name, coll in dataset.collections.items():
         if coll.objects is not None:  # an empty bucket has no prefix in the schema: ask about the collection alone
-            problems += _probe(estate, system, name, places, connect)
+            problems += _probe(estate, system, name, places)
             continue
         info = schema.collection(name)
         if info is None:
@@ -182,7 +179,7 @@ def _live_system(estate: Estate, system: str, places: _Places, connect: Connect)
             healthy[name] = coll
     fks: list[ForeignKey] | None = None
     try:
-        connector = connect(estate, system, DatasetConfig(system=system, collections=healthy))
+        connector = _connect(estate, system, DatasetConfig(system=system, collections=healthy))
     except Exception as exc:  # opened once already: only a driver's surprise gets here
         return problems + [places.system(system, f"cannot open: {type(exc).__name__}", "url")], schema, None
     try:
@@ -196,10 +193,10 @@ def _live_system(estate: Estate, system: str, places: _Places, connect: Connect)
     return problems, schema, fks
 
 
-def _probe(estate: Estate, system: str, collection: str, places: _Places, connect: Connect) -> list[ConfigProblem]:
+def _probe(estate: Estate, system: str, collection: str, places: _Places) -> list[ConfigProblem]:
     """The connector's own checks of one collection, so that a failure names that collection's line."""
     try:
-        connector = connect(estate, system, DatasetConfig(system=system, collections={collection: estate.collection(system, collection)}))
+        connector = _connect(estate, system, DatasetConfig(system=system, collections={collection: estate.collection(system, collection)}))
     except Exception as exc:  # opened once already: only a driver's surprise gets here
         return [places.system(system, f"cannot open: {type(exc).__name__}", "url")]
     try:
@@ -231,11 +228,10 @@ def dry_run_plan(estate: Estate, foreign_keys: dict[str, list[ForeignKey]], plac
         for system, dataset in sorted(estate.datasets.items())
         for name, coll in dataset.collections.items() if coll.objects is None
     ]
-    stores = {system: _Constraints(fks) for system, fks in foreign_keys.items()}
     problems = []
     while findings:
         try:
-            plan_erasure(estate, "config-check", dt.datetime.now(dt.UTC), Discovery(list(findings)), lambda system: cast(Connector, stores[system]))
+            plan_erasure(estate, "config-check", dt.datetime.now(dt.UTC), Discovery(list(findings)), lambda system: cast(Connector, _Constraints(foreign_keys.get(system, []))))
             break
         except PlanError as exc:
             concerned = _concerned(str(exc), findings)

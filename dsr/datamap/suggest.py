@@ -129,8 +129,9 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
         refs = result.references.setdefault(name, [])
         for fk in (f for f in graph.fks if f.collection == name):
             target = fk.parent
-            if fk.composite:
-                continue  # a reference names one field; a composite key stays for review (noted below)
+            if fk.composite:  # a reference names one field: a composite key is the reviewer's to declare
+                result.why[name] += f"; review its composite key ({', '.join(fk.fields)}) -> {target}"
+                continue
             subject = result.roles.get(name) == "subject"
             if target == name:
                 refs.append((fk, "link" if graph.person(name) else "dependent"))  # one person pointing at another is a link
@@ -154,6 +155,9 @@ def propose(profiles: Sequence[CollectionProfile]) -> Proposal:
                 result.why.setdefault(target, f"somebody else's personal data: {graph.rows(name)} {name} rows point at its {graph.rows(target)}")
                 refs.append((fk, "link"))
 
+    linked = {fk.parent for refs in result.references.values() for fk, _ in refs}
+    for name in [t for t, role in result.roles.items() if role == "other" and t not in linked]:
+        del result.roles[name]  # other people nothing of the customer's points at need no declaration
     for name in sorted(tables):
         if name in result.roles:
             continue
