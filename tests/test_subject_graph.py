@@ -152,6 +152,7 @@ def test_a_staff_row_is_never_taken_as_what_a_customer_owns(tmp_path, sqlite_url
 def test_a_staff_member_whose_customers_cannot_lose_their_rep_is_refused_before_any_change(tmp_path, sql_url):
     graph.load(sql_url, rep_required=True)
     rt = graph.open_estate(tmp_path, {"retail": sql_url})
+    assert set(graph.access(rt, graph.request(rt, "access", HANA))) == {"retail.staff"}
     request_id = graph.request(rt, "erase", HANA)
     fulfilment.begin(rt, request_id, "erase")
     with pytest.raises(PlanError, match=r"retail\.customers has 3 row\(s\) this plan does not delete, but its NOT NULL foreign key fk_customer_rep"):
@@ -195,6 +196,7 @@ def test_an_undeclared_table_pointing_at_her_address_keeps_it_as_shared(tmp_path
                       "constraint fk_delivery_address foreign key (address_id) references addresses (id))",
              "insert into deliveries (id, address_id) values (1, 10)")
     assert {(fk.collection, fk.parent, fk.name) for fk in rt.connector("retail").foreign_keys()} >= {("deliveries", "addresses", "fk_delivery_address")}
+    assert [r["id"] for r in graph.access(rt, graph.request(rt, "access", MIKA))["retail.addresses"]] == [10]  # still her address
 
     request_id = graph.request(rt, "erase", MIKA)
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
@@ -281,6 +283,7 @@ def test_an_undeclared_partitioned_table_is_one_table_and_refuses_the_plan(tmp_p
              "insert into visits values (1, '2026-03-01', 5), (2, '2025-03-01', 2)")
     assert [(fk.collection, fk.name) for fk in rt.connector("retail").foreign_keys() if fk.parent == "customers"] == [
         ("invoices", "fk_invoice_customer"), ("visits", "fk_visit_customer")]
+    assert sorted(r["id"] for r in graph.access(rt, graph.request(rt, "access", MIKA))["retail.customers"]) == [1, 5]
 
     request_id = graph.request(rt, "erase", MIKA)
     fulfilment.begin(rt, request_id, "erase")
