@@ -34,6 +34,7 @@ import argparse
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,7 @@ PERSONAL = [
         pool=lambda f, r: list(dict.fromkeys(f.unique.email() for _ in range(POOL)))),
     Gen("contact", "phone", ("phone", "tel", "mobile", "contact_number", "msisdn", "col9", "phone_no"), pool=_phones),
     Gen("identifier", "customer_id", ("customer_no", "customer_number", "member_id", "cust_code", "account_no", "membership_no"),
-        expression="'{prefix}' || lpad((g + {offset})::text, 8, '0')"),
+        expression="'{prefix}' || lpad((g + {offset})::text, 10, '0')"),
     Gen("name", None, ("full_name", "customer_name", "contact_name", "holder", "col4", "display_name"),
         pool=lambda f, r: [f["en_US"].name() if r.random() < 0.5 else f["en_GB"].name() for _ in range(POOL)]),
     Gen("name", None, ("first_name", "given_name", "firstname"), pool=lambda f, r: [f.first_name() for _ in range(POOL)]),
@@ -271,8 +272,9 @@ def run(args: argparse.Namespace) -> int:
         p_, r_, n_ = _prf([c.gen.identity == kind for c, _ in truth], [p.identity == kind for _, p in truth])
         print(f"  identity {kind:<5}{n_:>8}{p_:>11.3f}{r_:>8.3f}")
     if misses:
-        print(f"\n{len(misses)} column(s) classified otherwise than labelled (first 25):")
-        for line in misses[:25]:
+        kinds = Counter(f"{c.gen.label}/{c.gen.identity} -> {p.category}/{p.identity}" for c, p in truth if (c.gen.label, c.gen.identity) != (p.category, p.identity))
+        print(f"\n{len(misses)} column(s) classified otherwise than labelled: " + "; ".join(f"{k} x{n}" for k, n in kinds.most_common()))
+        for line in misses[:args.show]:
             print("  " + line)
 
     sampled_max = max(p.sampled_rows for p in profiles)
@@ -305,6 +307,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--url", default=DEFAULT_URL, help=f"PostgreSQL URL, without search_path (default {DEFAULT_URL})")
     parser.add_argument("--keep", action="store_true", help=f"leave schema {SCHEMA} in place at the end")
+    parser.add_argument("--show", type=int, default=25, help="misclassified columns to list (default 25)")
     return parser.parse_args(argv)
 
 

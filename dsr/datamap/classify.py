@@ -47,7 +47,8 @@ _DIGITS = re.compile(r"\d")
 _LATIN = re.compile(r"[A-Za-z]")
 _EXTENSION = re.compile(r"(?i)\b(?:ext|tel|x)\.?\s*(?=\d)|x(?=\d)")
 _LETTER = re.compile(r"[^\W\d_]")
-_NAME_SHAPE = re.compile(r"[A-Z][A-Za-z'\u2019.-]*(?:,?\s+[A-Z][A-Za-z'\u2019.-]*){0,3}")
+_NAME_SHAPE = re.compile(  # capitalised words, or a name in kanji/kana/hangul (one or two parts)
+    r"[A-Z][A-Za-z'\u2019.-]*(?:,?\s+[A-Z][A-Za-z'\u2019.-]*){0,3}|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,6}(?:[\s\u3000][\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,6})?")
 _NUMBER_RUN = re.compile(r"[+(\d][\d \-().\u3000]{5,}\d")  # a phone, card or ID number needs a run like this
 _IP_SHAPE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,}")
 _POSTCODE_SHAPE = re.compile(r"〒?\s*\d{3}-?\d{4}|\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|\d{4,6}|[A-Z]\d[A-Z]\s?\d[A-Z]\d", re.IGNORECASE)
@@ -65,6 +66,7 @@ _PERSONISH = {"customer", "contact", "user", "member", "employee", "staff", "cli
 _DOB_HINTS = {"birth", "dob", "born", "birthday", "birthdate"}
 _CUSTOMER_HINTS = {"customer", "cust", "member", "client", "subscriber", "loyalty", "account", "contract", "membership"}
 _NUMBER_HINTS = {"no", "num", "number", "code", "id", "ref", "key", "nbr"}
+_FINANCIAL_HINTS = {"card", "pan", "cc", "iban", "credit", "cardnumber"}
 _CONTACT_HINTS = {"email", "mail", "phone", "tel", "mobile", "fax", "cell", "telephone"}
 
 
@@ -95,6 +97,8 @@ def name_hint(table: str, column: str) -> str | None:
         return "name"
     if tokens & _ADDRESS_HINTS:
         return "address"
+    if tokens & _FINANCIAL_HINTS:
+        return "financial"
     if tokens & _CUSTOMER_HINTS and tokens & _NUMBER_HINTS:
         return "identifier"
     return None
@@ -180,23 +184,25 @@ class Classifier:
                 if any(r.entity_type == entity and (r.end - r.start) >= WHOLE * size for r in results):
                     evidence.whole[entity] += 1
 
-    def _entities(self, values: Sequence[str], budget_first: int, budget_most: int, full_names: bool = False) -> _Evidence:
+    def _entities(self, values: Sequence[str], budget_first: int, budget_most: int, full_names: bool = False, enough: str | None = None) -> _Evidence:
         """spaCy's named-entity step alone (the rest of the pipeline is not needed): people and places.
         The model reads Latin script: spans without a Latin letter are not evidence. `full_names`:
-        in running text, a person counts only with two or more words (a capitalised word alone is
-        too often tagged)."""
+        in running text, a person counts only as two or more capitalised words (a capitalised word
+        alone, or lorem ipsum, is too often tagged). `enough`: an entity whose sighting in the first values settles the
+        column (a person in a column named for people)."""
         nlp = self.analyzer.engine.nlp_engine.nlp[self.config.nlp.language]
         off = [name for name in nlp.pipe_names if name not in ("tok2vec", "ner")]
         evidence = _Evidence()
         for start, stop in ((0, budget_first), (budget_first, budget_most)):
-            if start and (budget_first == budget_most or all(n <= 0.1 * start or n >= 0.75 * start for n in evidence.whole.values())):
+            clear = bool(evidence.seen[enough]) if enough else all(n <= 0.1 * start or n >= 0.75 * start for n in evidence.whole.values())
+            if start and (budget_first == budget_most or clear):
                 break  # clearly names (places) or clearly not: more values would not change the verdict
             batch = list(values[start:stop])
             for value, doc in zip(batch, nlp.pipe(batch, disable=off)):
                 evidence.looked += 1
                 size = max(len(value.strip()), 1)
                 for label, entity in ((("PERSON", "PER"), PERSON), (tuple(SPACY_LOCATIONS), LOCATION)):
-                    spans = [e for e in doc.ents if e.label_ in label and _LATIN.search(e.text) and (len(e) > 1 or not full_names or entity != PERSON)]
+                    spans = [e for e in doc.ents if e.label_ in label and _LATIN.search(e.text) and (not full_names or entity != PERSON or _full_name(e))]
                     if spans:
                         evidence.seen[entity] += 1
                         if sum(len(e.text) for e in spans) >= WHOLE * size:
@@ -233,8 +239,9 @@ class Classifier:
         people = _Evidence()
         if long_text and evidence.share(PERSONAL_IN_TEXT - {PERSON}, whole=False) < 0.3:  # no emails or numbers inside: are there names?
             people = self._entities(texts, TEXT_VALUES, TEXT_VALUES, full_names=True)
-        elif name_like and not _decided_by_patterns(evidence):  # named for people or places: the whole budget, no early verdict
-            people = self._entities(texts, NER_MOST if hint in ("name", "address") else NER_FIRST, NER_MOST)
+        elif name_like and not _decided_by_patterns(evidence):  # named for people or places: one sighting is enough, none needs the whole budget
+            enough = PERSON if hint == "name" and names_a_person(column.name) else LOCATION if hint == "address" else None
+            people = self._entities(texts, NER_FIRST, NER_MOST, enough=enough)
         counts.update(people.seen)
 
         decision = _decide(evidence, people, texts, hint, distinct, long_text, names_a_person(column.name))
@@ -250,6 +257,11 @@ class Classifier:
             system=system, name=info.name, kind=info.kind, parent=info.parent, primary_key=info.primary_key, rows_estimate=info.rows_estimate,
             sampled_rows=len(rows), columns=profiles, references=info.foreign_keys,
         )
+
+
+def _full_name(span: Any) -> bool:
+    words = [t.text for t in span if t.is_alpha]
+    return len(words) >= 2 and all(w[:1].isupper() for w in words)
 
 
 def _settled(evidence: _Evidence, looked: int) -> bool:
@@ -275,11 +287,12 @@ def _decide(evidence: _Evidence, people: _Evidence, texts: Sequence[str], hint: 
     a decision the name hint helped make is capped at 0.8. `whose`: the column's name says it
     names a person (first_name, surname), so single words that NER rarely tags need less of it."""
     unique = distinct >= IDENTITY_DISTINCT
-    if long_text:
-        share = max(evidence.share(PERSONAL_IN_TEXT - {PERSON}, whole=False), people.share(PERSON, whole=False))
-        if share >= 0.3:
-            return "free_text", None, share
-        return "none", None, 1 - share
+    if long_text:  # emails and numbers are precise at 0.3 of the pieces; people named in text need half of them
+        share = evidence.share(PERSONAL_IN_TEXT - {PERSON}, whole=False)
+        named = people.share(PERSON, whole=False)
+        if share >= 0.3 or named >= 0.5:
+            return "free_text", None, max(share, named)
+        return "none", None, 1 - max(share, named)
     for group, category in ((NATIONAL_IDS, "national_id"), (FINANCIAL, "financial"), (EMAIL, "contact"), (PHONES, "contact"), (NETWORK, "network")):
         entity, share = evidence.best(group)
         if share >= DECIDES:
@@ -304,9 +317,12 @@ def _decide(evidence: _Evidence, people: _Evidence, texts: Sequence[str], hint: 
     street = _share(texts, _STREET_SHAPE, full=False)
     if street >= 0.6:
         return "address", None, street
-    if hint == "address":
+    if hint == "financial" and evidence.share(FINANCIAL) >= 0.3:  # Presidio knows only some card schemes' prefixes
+        return "financial", None, min(0.8, 0.4 + evidence.share(FINANCIAL))
+    if hint == "address":  # a place named at least once among place-name-shaped values, a street, postcodes
         postcode = _share(texts, _POSTCODE_SHAPE)
-        support = max(place if place >= 0.1 else 0.0, street if street >= 0.3 else 0.0, postcode if postcode >= 0.8 else 0.0)
+        named_place = people.share(LOCATION, whole=False) if shaped >= 0.8 else 0.0
+        support = max(named_place, street if street >= 0.3 else 0.0, postcode if postcode >= 0.8 else 0.0)
         if support:
             return "address", None, min(0.8, 0.4 + support)
     if hint == "identifier":
