@@ -24,7 +24,7 @@ from dsr.config import DatasetConfig, FieldConfig, SystemConfig
 from dsr.subject import Identifier, digits_forms, spellings
 
 CHUNK = 500
-COUNT_CAP = 10_000  # without the store's own estimate, rows are counted up to this bound, never further
+COUNT_CAP = 1_000  # a table the store estimates smaller than this is counted, never beyond it
 SAMPLE_OVERSHOOT = 3  # TABLESAMPLE asks for about this many times the rows wanted, so a sample rarely falls short
 
 
