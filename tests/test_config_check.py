@@ -247,3 +247,12 @@ def test_a_bucket_the_store_lacks_is_reported_at_its_collection(tmp_path: Path, 
     report = check_config(config, maps=lambda _estate: (None, None))
     assert [(p.path, p.line) for p in report.errors] == [("collections.recordings", _line(config / "datasets" / "calls.yaml", "recordings:"))]
     assert "hkt-recordings" in report.errors[0].message and "'calls'" in report.errors[0].message
+
+
+def test_without_a_data_map_strict_refuses_to_vouch_for_coverage(tmp_path: Path) -> None:
+    shop.load_main(f"sqlite:///{tmp_path / 'main.db'}")
+    shop.load_side(f"sqlite:///{tmp_path / 'side.db'}")
+    config = _shop_config(tmp_path, f"sqlite:///{tmp_path / 'main.db'}", f"sqlite:///{tmp_path / 'side.db'}")
+    assert not check_config(config).errors  # the control database holds no map yet: a warning
+    [error] = check_config(config, strict=True).errors
+    assert error.file == "systems.yaml" and "no data map yet" in error.message and "hkt-dsr datamap scan" in error.message

@@ -107,7 +107,7 @@ def music_store(url: str) -> dict[str, Any]:
     rng = people.rng
     employees = []
     for i in range(1, 9):
-        p = people.person("chinookcorp.example")
+        p = people.person("chinookcorp.example.com")
         employees.append({"employee_id": i, "last_name": p["last_name"], "first_name": p["first_name"], "title": "Sales Support Agent" if i > 2 else "Manager",
                           "reports_to": None if i == 1 else 1 + (i > 2), "city": p["city"], "country": p["country"], "phone": p["phone"], "email": p["email"]})
     customers, invoices, lines = [], [], []
@@ -177,13 +177,13 @@ def dvd_rental(url: str) -> dict[str, Any]:
                           "postal_code": p["postal_code"], "phone": p["phone"]})
         return len(addresses)
 
-    stores = [{"store_id": s, "manager_staff_id": s, "address_id": address_of(people.person("x"))} for s in (1, 2)]
+    stores = [{"store_id": s, "manager_staff_id": s, "address_id": address_of(people.person("store.example.com"))} for s in (1, 2)]
     for s in (1, 2):
-        p = people.person("sakilastaff.example")
+        p = people.person("sakilastaff.example.com")
         staff.append({"staff_id": s, "first_name": p["first_name"], "last_name": p["last_name"], "address_id": address_of(p), "email": p["email"],
                       "store_id": None, "username": p["first_name"]})
     for i in range(1, 61):
-        p = people.person(rng.choice(("sakilacustomer.example", "mail.example.com")))
+        p = people.person(rng.choice(("sakilacustomer.example.com", "mail.example.com")))
         customers.append({"customer_id": i, "store_id": rng.randint(1, 2), "first_name": p["first_name"], "last_name": p["last_name"],
                           "email": p["email"], "address_id": address_of(p), "active": 1})
         for _ in range(rng.randint(2, 5)):
