@@ -20,6 +20,7 @@ from connectors.registry import open_connector
 from dsr.checks import check_config
 from dsr.config import load_estate
 from dsr.discovery import discover
+from dsr.plan import plan_erasure
 from dsr.subject import Identifier, IdentifierKind, Subject
 from tests import shop
 from tests.test_cli import invoke
@@ -227,8 +228,9 @@ def _suggest(tmp_path: Path, url: str) -> tuple[Path, dict[str, Any], str]:
     return config, YAML(typ="safe").load(result.stdout), result.stdout
 
 
-def _found(config: Path, email: str) -> dict[str, set[Any]]:
-    """What discovery (the first step of every request) finds for this email: collection -> record keys."""
+def _request(config: Path, email: str) -> tuple[dict[str, set[Any]], dict[str, int]]:
+    """What a request for this email finds (discovery, the first step of every request: collection ->
+    record keys) and what its erasure plan would delete (collection -> rows)."""
     estate = load_estate(config)
     connectors: dict[str, Any] = {}
 
@@ -237,13 +239,16 @@ def _found(config: Path, email: str) -> dict[str, set[Any]]:
             connectors[system] = open_connector(estate, system)
         return connectors[system]
 
-    discovery = discover(estate, connect, Subject((Identifier.parse(IdentifierKind.EMAIL, email),)))
-    for connector in connectors.values():
-        connector.close()
+    try:
+        discovery = discover(estate, connect, Subject((Identifier.parse(IdentifierKind.EMAIL, email),)))
+        plan = plan_erasure(estate, "DSR-TEST", dt.datetime.now(dt.UTC), discovery, connect)
+    finally:
+        for connector in connectors.values():
+            connector.close()
     found: dict[str, set[Any]] = {}
     for f in discovery.owned():
         found.setdefault(f.collection, set()).add(f.key[0])
-    return found
+    return found, {s.collection: s.count for s in plan.steps if s.operation == "delete_record"}
 
 
 def _refs(collection: dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -282,12 +287,13 @@ def test_music_store_suggestion_is_the_customers_part_with_support_reps_as_links
     rep = data["employees"][3]
     served = [c["customer_id"] for c in data["customers"] if c["support_rep_id"] == rep["employee_id"]]
     assert served, "the rep serves customers"
-    assert _found(config, rep["email"]) == {}
+    assert _request(config, rep["email"]) == ({}, {})
     customer = data["customers"][10]
-    found = _found(config, customer["email"].upper())
+    found, deleted = _request(config, customer["email"].upper())
     assert found["customer"] == {customer["customer_id"]}
     assert found["invoice"] == {i["invoice_id"] for i in data["invoices"] if i["customer_id"] == customer["customer_id"]}
     assert "employee" not in found
+    assert deleted == {"customer": 1, "invoice": len(found["invoice"]), "invoice_line": len(found["invoice_line"])}
     report = check_config(config, maps=lambda _estate: (None, None))
     assert not report.errors, report.errors
 
@@ -312,15 +318,16 @@ def test_dvd_rental_suggestion_owns_the_customers_address_and_links_staff(tmp_pa
     assert not any("identity" in f for f in collections["address"]["fields"].values())  # addresses never seed a request
 
     clerk = data["staff"][0]
-    assert _found(config, clerk["email"]) == {}
+    assert _request(config, clerk["email"]) == ({}, {})
     customer = data["customers"][5]
-    found = _found(config, customer["email"])
+    found, deleted = _request(config, customer["email"])
     cid = customer["customer_id"]
     assert found["customer"] == {cid}
     assert found["rental"] == {r["rental_id"] for r in data["rentals"] if r["customer_id"] == cid}
     assert found["payment"] == {p["payment_id"] for p in data["payments"] if p["customer_id"] == cid}
     assert found["address"] == {customer["address_id"]}
     assert "staff" not in found
+    assert deleted == {"customer": 1, "rental": len(found["rental"]), "payment": len(found["payment"]), "address": 1}  # her address is hers alone
 
 
 @pytest.mark.parametrize("system", ["nowhere"])
