@@ -5,9 +5,9 @@ connector kinds that are not installed; tables and columns the live stores lack;
 index serves; a policy that planning would refuse for some customer (a dry-run plan of a synthetic
 customer who has a record in every declared collection); personal data the data map found that no
 dataset declares; what the last scan found that the one before did not, and tables that appeared
-since the map was made; pseudonyms of fields with so few
-values that a pseudonym hides nothing. Problems found in a store or by planning are placed at the
-line of the collection or field they concern, like any other configuration problem.
+since the map was made; pseudonyms of fields with so few values that a pseudonym hides nothing.
+Problems found in a store or by planning are placed at the line of the collection or field they
+concern, like any other configuration problem.
 """
 
 from __future__ import annotations
