@@ -24,9 +24,9 @@ from scanners.settings import ScannerConfig
 # Budgets per column: values a recognizer looks at (first FIRST, up to MOST when the first disagree).
 PATTERN_FIRST, PATTERN_MOST = 5, 20  # a phone number costs Presidio ~5 ms: most columns are settled by their first few values
 NER_FIRST, NER_MOST = 6, 12  # spaCy costs ~1.5 ms a value
-TEXT_VALUES = 6  # pieces of long text given to the recognizers and NER
+TEXT_VALUES = 5  # pieces of long text given to the recognizers and NER
 MAX_VALUE_CHARS = 400  # a value is looked at only this far
-MAX_TEXT_CHARS = 200  # a piece of long text, only this far
+MAX_TEXT_CHARS = 160  # a piece of long text, only this far
 
 IDENTITY_DISTINCT = 0.9  # an identity field is close to unique per row
 DECIDES = 0.5  # share of sampled values that must show an entity for it to decide a column
@@ -49,7 +49,8 @@ _EXTENSION = re.compile(r"(?i)\b(?:ext|tel|x)\.?\s*(?=\d)|x(?=\d)")
 _LETTER = re.compile(r"[^\W\d_]")
 _NAME_SHAPE = re.compile(  # capitalised words, or a name in kanji/kana/hangul (one or two parts)
     r"[A-Z][A-Za-z'\u2019.-]*(?:,?\s+[A-Z][A-Za-z'\u2019.-]*){0,3}|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,6}(?:[\s\u3000][\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,6})?")
-_NUMBER_RUN = re.compile(r"[+(\d][\d \-().\u3000]{5,}\d")  # a phone, card or ID number needs a run like this
+# A phone, card or ID number is a run of digits and separators that does not continue into a word (hex hashes are full of digit runs).
+_NUMBER_RUN = re.compile(r"(?<![A-Za-z0-9])[+(\d][\d \-().\u3000]{5,}\d(?![A-Za-z0-9])")
 _IP_SHAPE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,}")
 _POSTCODE_SHAPE = re.compile(r"〒?\s*\d{3}-?\d{4}|\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|\d{4,6}|[A-Z]\d[A-Z]\s?\d[A-Z]\d", re.IGNORECASE)
 _STREET_SHAPE = re.compile(r"^\s*\d+[\w/-]*,?\s+\S+(\s+\S+)+")
@@ -123,6 +124,51 @@ class _Evidence:
         return name, self.share(name) if name else 0.0
 
 
+@dataclass
+class _NerJob:
+    """A column's values for NER: `first` of them, then up to `most` unless the first settled it.
+    `enough`: an entity whose one sighting settles the column (a person in a column named for people)."""
+
+    values: Sequence[str]
+    first: int
+    most: int
+    full_names: bool = False
+    enough: str | None = None
+    evidence: _Evidence = field(default_factory=_Evidence)
+
+    def values_for(self, round_: int) -> Sequence[str]:
+        return self.values[: self.first] if round_ == 0 else self.values[self.first: self.most]
+
+    def clear(self) -> bool:
+        """Clearly names (places) or clearly not: more values would not change the verdict."""
+        looked = self.evidence.looked
+        if self.first >= self.most:
+            return True
+        if self.enough:
+            return bool(self.evidence.seen[self.enough])
+        return all(n <= 0.34 * looked or n >= 0.75 * looked for n in self.evidence.whole.values())
+
+
+@dataclass
+class _Work:
+    """A column whose patterns are known, waiting for NER (if it needs any) to be decided."""
+
+    base: dict[str, Any]
+    texts: list[str]
+    evidence: _Evidence
+    ner: _NerJob | None
+    hint: str | None
+    distinct: float
+    long_text: bool
+    whose: bool
+
+    def finish(self) -> ColumnProfile:
+        people = self.ner.evidence if self.ner else _Evidence()
+        category, identity, confidence = _decide(self.evidence, people, self.texts, self.hint, self.distinct, self.long_text, self.whose)
+        counts = Counter(self.evidence.seen) + Counter(people.seen)
+        return ColumnProfile(**self.base, category=category, identity=identity, confidence=round(confidence, 3), evidence=dict(counts))
+
+
 class Classifier:
     """Classifies sampled columns with the estate's Presidio configuration (built on first use)."""
 
@@ -150,9 +196,14 @@ class Classifier:
         if "@" in value:
             wanted |= EMAIL
         digits = len(_DIGITS.findall(value))
-        runs = [run.group() for run in _NUMBER_RUN.finditer(value) if not _IP_SHAPE.fullmatch(run.group().strip())]
-        if digits >= 7 and any(len(_DIGITS.findall(run)) >= 7 for run in runs):
-            wanted |= PHONES | NATIONAL_IDS | FINANCIAL
+        runs = [len(_DIGITS.findall(run.group())) for run in _NUMBER_RUN.finditer(value) if not _IP_SHAPE.fullmatch(run.group().strip())]
+        code = not any(ch.isspace() for ch in value.strip()) and bool(_LETTER.search(_EXTENSION.sub("", value)))
+        if any(7 <= n <= 15 for n in runs) and not code:  # E.164 has at most 15 digits; a code with letters is no phone number
+            wanted |= PHONES
+        if any(n >= 12 for n in runs):
+            wanted |= FINANCIAL
+        if digits >= 7:
+            wanted |= NATIONAL_IDS  # HKID (a letter, seven digits), My Number (twelve)
         if digits >= 4 and _IP_SHAPE.search(value):
             wanted |= NETWORK
         if digits >= 7 or "〒" in value:
@@ -184,35 +235,41 @@ class Classifier:
                 if any(r.entity_type == entity and (r.end - r.start) >= WHOLE * size for r in results):
                     evidence.whole[entity] += 1
 
-    def _entities(self, values: Sequence[str], budget_first: int, budget_most: int, full_names: bool = False, enough: str | None = None) -> _Evidence:
-        """spaCy's named-entity step alone (the rest of the pipeline is not needed): people and places.
-        The model reads Latin script: spans without a Latin letter are not evidence. `full_names`:
-        in running text, a person counts only as two or more capitalised words (a capitalised word
-        alone, or lorem ipsum, is too often tagged). `enough`: an entity whose sighting in the first values settles the
-        column (a person in a column named for people)."""
+    def _entities(self, jobs: Sequence[_NerJob]) -> None:
+        """spaCy's named-entity step alone (the rest of the pipeline is not needed): people and places,
+        for the columns of a collection together (spaCy costs a third per value in one large batch
+        of what it costs in small ones). The model reads Latin script: spans without a Latin letter
+        are not evidence. In running text (`full_names`), a person counts only as two or more
+        capitalised words: a capitalised word alone, or lorem ipsum, is too often tagged."""
         nlp = self.analyzer.engine.nlp_engine.nlp[self.config.nlp.language]
         off = [name for name in nlp.pipe_names if name not in ("tok2vec", "ner")]
-        evidence = _Evidence()
-        for start, stop in ((0, budget_first), (budget_first, budget_most)):
-            clear = bool(evidence.seen[enough]) if enough else all(n <= 0.1 * start or n >= 0.75 * start for n in evidence.whole.values())
-            if start and (budget_first == budget_most or clear):
-                break  # clearly names (places) or clearly not: more values would not change the verdict
-            batch = list(values[start:stop])
-            for value, doc in zip(batch, nlp.pipe(batch, disable=off)):
+        for round_ in (0, 1):
+            batch = [(job, value) for job in jobs if round_ == 0 or not job.clear() for value in job.values_for(round_)]
+            for (job, value), doc in zip(batch, nlp.pipe([v for _, v in batch], disable=off, batch_size=256)):
+                evidence = job.evidence
                 evidence.looked += 1
                 size = max(len(value.strip()), 1)
                 for label, entity in ((("PERSON", "PER"), PERSON), (tuple(SPACY_LOCATIONS), LOCATION)):
-                    spans = [e for e in doc.ents if e.label_ in label and _LATIN.search(e.text) and (not full_names or entity != PERSON or _full_name(e))]
+                    spans = [e for e in doc.ents if e.label_ in label and _LATIN.search(e.text) and (not job.full_names or entity != PERSON or _full_name(e))]
                     if spans:
                         evidence.seen[entity] += 1
                         if sum(len(e.text) for e in spans) >= WHOLE * size:
                             evidence.whole[entity] += 1
-        return evidence
 
     # ------------------------------------------------------------------ columns
 
     def classify_column(self, table: str, column: ColumnInfo, values: Sequence[Any]) -> ColumnProfile:
         """One column from its sampled values (NULLs and empty strings are not evidence)."""
+        (profile,) = self._classify(table, [(column, values)])
+        return profile
+
+    def _classify(self, table: str, columns: Sequence[tuple[ColumnInfo, Sequence[Any]]]) -> list[ColumnProfile]:
+        """Patterns column by column, then NER for the columns that need it, in one batch."""
+        works = [self._patterns_of(table, column, values) for column, values in columns]
+        self._entities([w.ner for w in works if isinstance(w, _Work) and w.ner is not None])
+        return [w.finish() if isinstance(w, _Work) else w for w in works]
+
+    def _patterns_of(self, table: str, column: ColumnInfo, values: Sequence[Any]) -> _Work | ColumnProfile:
         present = [v for v in values if v is not None and v != ""]
         hint = name_hint(table, column.name)
         base = {"name": column.name, "sql_type": column.type, "nullable": column.nullable, "hint": hint, "sampled": len(present)}
@@ -231,28 +288,23 @@ class Classifier:
             texts = [t[:MAX_TEXT_CHARS] for t in texts]
         evidence = _Evidence()
         self._patterns(column.name, texts, evidence, TEXT_VALUES if long_text else PATTERN_MOST)
-        counts: Counter[str] = Counter(evidence.seen)
         varied = distinct >= 0.5 or hint in ("name", "address")  # a repeating enum (status, genre id) names nobody, unless named for people or places
         capitalised = sum(1 for t in texts if t[:1].isupper() or (t[:1].isalpha() and not t[:1].isascii()))  # names are written with capitals (or in a script without them)
         name_like = (not long_text and mean_words <= 5 and mean_length >= 3 and varied and capitalised >= 0.7 * len(texts)
                      and sum(1 for t in texts if not _DIGITS.search(t)) >= 0.7 * len(texts))
-        people = _Evidence()
+        whose = names_a_person(column.name)
+        ner = None
         if long_text and evidence.share(PERSONAL_IN_TEXT - {PERSON}, whole=False) < 0.3:  # no emails or numbers inside: are there names?
-            people = self._entities(texts, TEXT_VALUES, TEXT_VALUES, full_names=True)
+            ner = _NerJob(texts, TEXT_VALUES, TEXT_VALUES, full_names=True)
         elif name_like and not _decided_by_patterns(evidence):  # named for people or places: one sighting is enough, none needs the whole budget
-            enough = PERSON if hint == "name" and names_a_person(column.name) else LOCATION if hint == "address" else None
-            people = self._entities(texts, NER_FIRST, NER_MOST, enough=enough)
-        counts.update(people.seen)
-
-        decision = _decide(evidence, people, texts, hint, distinct, long_text, names_a_person(column.name))
-        category, identity, confidence = decision
-        return ColumnProfile(**base, category=category, identity=identity, confidence=round(confidence, 3), evidence=dict(counts))
+            ner = _NerJob(texts, NER_FIRST, NER_MOST, enough=PERSON if hint == "name" and whose else LOCATION if hint == "address" else None)
+        return _Work(base, texts, evidence, ner, hint, distinct, long_text, whose)
 
     def classify(self, system: str, info: CollectionInfo, rows: Sequence[dict[str, Any]]) -> CollectionProfile:
         """A collection from its schema entry and its sample; columns only the sample shows (object
         records) are added as text."""
         columns = list(info.columns) or [ColumnInfo(name, "text", True) for name in dict.fromkeys(k for row in rows for k in row)]
-        profiles = tuple(self.classify_column(info.name, c, [row.get(c.name) for row in rows]) for c in columns)
+        profiles = tuple(self._classify(info.name, [(c, [row.get(c.name) for row in rows]) for c in columns]))
         return CollectionProfile(
             system=system, name=info.name, kind=info.kind, parent=info.parent, primary_key=info.primary_key, rows_estimate=info.rows_estimate,
             sampled_rows=len(rows), columns=profiles, references=info.foreign_keys,
