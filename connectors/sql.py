@@ -21,10 +21,10 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from connectors import base
 from connectors.base import PSEUDONYM_PREFIX, AppliedStep, ApplyContext, CommitInDoubt, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
 from dsr.config import DatasetConfig, FieldConfig, SystemConfig
-from dsr.subject import Identifier, IdentifierKind, digits_forms, spellings
+from dsr.subject import Identifier, digits_forms, spellings
 
 CHUNK = 500
-COUNT_CAP = 10_000  # without the store's own estimate, rows are counted up to this bound, never further
+COUNT_CAP = 1_000  # a table the store estimates smaller than this is counted, never beyond it
 SAMPLE_OVERSHOOT = 3  # TABLESAMPLE asks for about this many times the rows wanted, so a sample rarely falls short
 
 
@@ -343,30 +343,6 @@ class SqlConnector:
             return any(sql and call.search(sql.split("(", 1)[-1]) for (sql,) in rows)
         return any(call.search(str(e)) for index in inspector.get_indexes(table) for e in index.get("expressions") or [])
 
-    def suggest_dataset(self) -> dict[str, Any]:
-        """A dataset proposal from reflection: tables, primary keys, references from foreign keys.
-
-        Categories and identity kinds are guessed from column names and must be reviewed by a person.
-        """
-        with self._connect("reflecting the schema") as conn:
-            inspector = inspect(conn)
-            collections: dict[str, Any] = {}
-            for table in sorted(inspector.get_table_names()):
-                pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
-                fields = {c["name"]: _guess_field(c["name"], c["type"]) for c in inspector.get_columns(table)}
-                references = [
-                    {"field": local, "to": f"{fk['referred_table']}.{remote}"}
-                    for fk in inspector.get_foreign_keys(table)
-                    for local, remote in zip(fk["constrained_columns"], fk["referred_columns"])
-                ]
-                entry: dict[str, Any] = {"primary_key": pk or ["TODO"], "categories": [], "fields": fields}
-                if references:
-                    entry["references"] = references
-                collections[table] = entry
-        return {"system": self.system, "collections": collections}
-
-    # ----------------------------------------------------------------- data map (every table, declared or not)
-
     def schema(self) -> base.StoreSchema:
         """Every table of the database (views left out), in one pass of bulk reflection."""
         with self._connect("reflecting the schema") as conn, _quiet_reflection():
@@ -530,28 +506,3 @@ def _indexed_columns(inspector: Any, table: str) -> set[str]:
     leading |= {u["column_names"][0] for u in inspector.get_unique_constraints(table) if u.get("column_names")}
     pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
     return leading | set(pk[:1])
-
-
-_NAME_HINTS = (
-    ("mail", IdentifierKind.EMAIL, "contact"),
-    ("phone", IdentifierKind.PHONE, "contact"),
-    ("tel", IdentifierKind.PHONE, "contact"),
-    ("customer_no", IdentifierKind.CUSTOMER_ID, "identifier"),
-    ("name", IdentifierKind.NAME, "name"),
-    ("address", None, "address"),
-    ("postcode", None, "address"),
-    ("note", None, "free_text"),
-)
-
-
-def _guess_field(name: str, type_: Any) -> dict[str, Any]:
-    lowered = name.lower()
-    for hint, identity, category in _NAME_HINTS:
-        if hint in lowered:
-            entry: dict[str, Any] = {"categories": [category]}
-            if identity is not None:
-                entry["identity"] = identity.value
-            if category == "free_text":
-                entry["free_text"] = True
-            return entry
-    return {"categories": []}

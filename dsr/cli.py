@@ -59,30 +59,24 @@ def _runtime(config: Path, create_keys: bool = False):  # noqa: ANN202 - lazy im
 
 
 @config_app.command("check")
-def config_check(config: ConfigDir = DEFAULT_CONFIG, live: bool = typer.Option(True, help="Also check the live systems (tables, indexes).")) -> None:
-    """Validate every file; report each problem with file, line and path. Warn about unindexed identity fields."""
-    try:
-        estate = load_estate(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), highlight=False)
-        raise _fail(f"{len(exc.problems)} problem(s) in {config}") from None
-    warnings = [str(w) for w in estate.warnings]
-    if live:
-        from connectors.base import ConnectorError
-        from connectors.registry import open_connector
+def config_check(
+    config: ConfigDir = DEFAULT_CONFIG,
+    live: bool = typer.Option(True, help="Also check the live systems: tables, columns, indexes, a dry-run erasure plan, what is new since the data map."),
+    strict: bool = typer.Option(False, help="Personal data the data map found in no dataset is an error, not a warning."),
+) -> None:
+    """Everything a request would trip over later, each with file, line and path: the files, connector
+    kinds, the live stores, a dry-run erasure plan, and personal data no dataset declares."""
+    from dsr.checks import check_config
 
-        for system in estate.datasets:
-            connector = open_connector(estate, system)
-            try:
-                warnings.extend(f"warning: {w}" for w in connector.check())
-            except ConnectorError as exc:
-                raise _fail(str(exc)) from None
-            finally:
-                connector.close()
-    for warning in warnings:
-        err.print(warning, highlight=False)
-    console.print(f"[green]ok[/]: {len(estate.systems)} system(s), {sum(len(d.collections) for d in estate.datasets.values())} collection(s), policy {estate.policy.id} {estate.policy.version}, {len(warnings)} warning(s)")
+    report = check_config(config, live=live, strict=strict)
+    for problem in report.problems:
+        err.print(str(problem), highlight=False, soft_wrap=True)
+    warnings = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+    if report.errors or report.estate is None:
+        raise _fail(f"{len(report.errors)} problem(s) in {config}{warnings}")
+    estate = report.estate
+    console.print(f"[green]ok[/]: {len(estate.systems)} system(s), {sum(len(d.collections) for d in estate.datasets.values())} collection(s), "
+                  f"policy {estate.policy.id} {estate.policy.version}, {len(report.warnings)} warning(s)")
 
 
 # ------------------------------------------------------------------ keys
@@ -515,22 +509,29 @@ def serve(
 
 
 @datasets_app.command("suggest")
-def datasets_suggest(system: str, config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Propose dataset YAML for a system from its reflected schema (review categories and identities!)."""
-    from connectors.base import ConnectorError
-    from connectors.registry import UnknownConnectorKind, open_connector
+def datasets_suggest(
+    system: str,
+    sample: int = typer.Option(100, "--sample", min=1, max=10_000, help="Records sampled per table (never a full read)."),
+    config: ConfigDir = DEFAULT_CONFIG,
+) -> None:
+    """Propose dataset YAML for a system from its data map: only the customer's part (identity tables,
+    what points at them, their own addresses), other people's tables as links, with the evidence in
+    comments. Needs no policies.yaml. Review it, then `config check --strict`."""
+    from dsr.datamap.scan import scan_one
+    from dsr.datamap.suggest import suggest_dataset
 
     try:
-        estate = load_estate(config)
-        connector = open_connector(estate, system)
-        proposal = connector.suggest_dataset()  # type: ignore[attr-defined]
-    except (ConfigError, ConnectorError, UnknownConnectorKind) as exc:
+        estate = load_estate(config, require_policy=False)
+    except ConfigError as exc:
         raise _fail(str(exc)) from None
-    except AttributeError:
-        raise _fail(f"connector kind {estate.systems[system].kind!r} cannot suggest datasets") from None
+    if system not in estate.systems:
+        raise _fail(f"unknown system {system!r}; configured: {', '.join(sorted(estate.systems))}")
+    data_map = scan_one(estate, system, sample)
+    if system in data_map.errors:
+        raise _fail(data_map.errors[system])
     yaml = YAML()
-    yaml.default_flow_style = None
-    yaml.dump(proposal, sys.stdout)
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.dump(suggest_dataset(system, data_map.of_system(system)), sys.stdout)
 
 
 @receipts_app.command("verify")

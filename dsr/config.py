@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -306,6 +307,13 @@ class PolicyConfig(_Model):
     access: AccessPolicy
     erase: ErasurePolicy
     opt_out: OptOutPolicy = OptOutPolicy()
+    # Categories that need no rule of their own (e.g. `internal`): with the ones the rules name,
+    # the vocabulary every dataset must keep to, so a misspelt category is an error, not a leak.
+    categories: list[str] = Field(default_factory=list)
+
+    def vocabulary(self) -> set[str]:
+        """Every category the policy knows: declared ones and those its rules name."""
+        return {*self.categories, *self.access.export, *self.erase.records, *self.erase.fields, *self.opt_out.consent_categories}
 
 
 # --------------------------------------------------------------------------- the loaded estate
@@ -325,6 +333,7 @@ class Estate:
     scanners: ScannerConfig = ScannerConfig()
     staff: StaffDirectory | None = None  # staff.yaml: who may take, verify and approve requests, by id
     warnings: list[ConfigProblem] = field(default_factory=list)
+    dataset_files: dict[str, str] = field(default_factory=dict)  # system -> its dataset file, for problems found later
 
     def resolve_path(self, value: str) -> Path:
         path = Path(value)
@@ -516,6 +525,7 @@ def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
         problems.extend(_ambiguous_ownership(dataset_docs[system], dataset))
     if policy is not None and policy_doc is not None:
         problems.extend(_check_policy(policy_doc, policy, datasets))
+        problems.extend(check_categories(policy, datasets, dataset_docs))
 
     errors = [p for p in problems if p.severity == "error"]
     if errors or (policy is None and require_policy):
@@ -532,7 +542,15 @@ def load_estate(root: Path | str, require_policy: bool = True) -> Estate:
         scanners=scanners,
         staff=staff,
         warnings=[p for p in problems if p.severity == "warning"],
+        dataset_files={system: doc.name for system, doc in dataset_docs.items()},
     )
+
+
+def open_document(root: Path, name: str) -> _Document | None:
+    """A configuration file with its node positions, so that problems found after loading (in a live
+    store, by planning) can name the line they concern; None when it cannot be read."""
+    doc = _Document(root / name, root)
+    return doc if _read(doc, []) else None
 
 
 def _check_dataset(doc: _Document, dataset: DatasetConfig, datasets: dict[str, DatasetConfig]) -> list[ConfigProblem]:
@@ -609,6 +627,35 @@ def _check_policy(doc: _Document, policy: PolicyConfig, datasets: dict[str, Data
         for name in names:
             if datasets and name not in used:
                 problems.append(doc.problem(tuple(section.split(".")) + (name,), f"category {name!r} is used by no dataset", "warning"))
+    return problems
+
+
+def check_categories(policy: PolicyConfig, datasets: dict[str, DatasetConfig], docs: dict[str, _Document]) -> list[ConfigProblem]:
+    """Every category a dataset uses must be one the policy knows; a field category the policy has no
+    field rule for, on a collection the policy keeps or retains, is left in clear text in those rows."""
+    known = policy.vocabulary()
+    problems = []
+
+    def unknown(doc: _Document, loc: tuple[Any, ...], name: str) -> ConfigProblem:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; a category that needs no rule goes in the policy's `categories:` list"
+        return doc.problem(loc, f"category {name!r} is unknown to the policy{hint}")
+
+    for system, dataset in datasets.items():
+        doc = docs[system]
+        for cname, coll in dataset.collections.items():
+            loc = ("collections", cname)
+            problems += [unknown(doc, loc + ("categories", i), c) for i, c in enumerate(coll.categories) if c not in known]
+            actions = {policy.erase.records[c].action for c in coll.categories if c in policy.erase.records} or {policy.erase.default.action}
+            kept = sorted(actions & {"retain", "keep"})
+            keys = {*coll.primary_key, *(ref.field for ref in coll.references)}  # planning unlinks or keeps keys
+            for fname, fconf in coll.fields.items():
+                floc = loc + ("fields", fname, "categories")
+                problems += [unknown(doc, floc + (i,), c) for i, c in enumerate(fconf.categories) if c not in known]
+                ruled = [c for c in fconf.categories if c in policy.erase.fields]
+                if kept and fconf.categories and not ruled and fname not in keys and all(c in known for c in fconf.categories):
+                    problems.append(doc.problem(floc, f"no erase.fields rule for {', '.join(fconf.categories)}: the policy keeps {cname} "
+                                                      f"records ({kept[0]}) and this field stays in clear text in them", "warning"))
     return problems
 
 

@@ -32,12 +32,14 @@ MIKA_INVOICE_DATES = (dt.date(2020, 3, 31), dt.date(2024, 1, 15))
 POLICY = {
     "id": "graph-policy",
     "version": "1",
+    "categories": ["account", "address_record", "staff_record", "store", "store_record"],  # need no rule of their own
     "due_days": {"access": 30, "erase": 30, "rectify": 14, "opt_out": 7},
     "access": {"export": ["identifier", "name", "contact", "address", "billing", "staff"]},
     "erase": {
         "default": {"action": "delete_record"},
         "records": {"billing_record": {"action": "retain", "legal_basis": "tax law, 7 years", "retention": "7y"}},
-        "fields": {"name": {"action": "pseudonymize"}, "address": {"action": "mask"}, "contact": {"action": "null_field"}},
+        "fields": {"name": {"action": "pseudonymize"}, "address": {"action": "mask"}, "contact": {"action": "null_field"},
+                   "billing": {"action": "keep"}},  # said outright: retained amounts and dates stay as they are
     },
 }
 

@@ -24,6 +24,7 @@ REFERRAL_NOTE_REDACTED = "Ken says [redacted] (tel [redacted]) referred him. Ken
 POLICY = {
     "id": "test-policy",
     "version": "1",
+    "categories": ["account", "internal", "marketing", "order_note", "support_case"],  # need no rule of their own
     "due_days": {"access": 30, "erase": 30, "rectify": 14, "opt_out": 7},
     "access": {"export": ["identifier", "name", "contact", "address", "order", "billing", "support"]},
     "erase": {

@@ -33,7 +33,7 @@ from connectors.sql import SqlConnector
 from dsr.cli import app
 from dsr.config import DatasetConfig, SystemConfig
 from dsr.control.db import session_factory
-from dsr.datamap.classify import Classifier
+from dsr.datamap.classify import PATTERN_FIRST, Classifier
 from dsr.datamap.coverage import coverage, drift
 from dsr.datamap.model import CollectionProfile, ColumnProfile, DataMap
 from dsr.datamap.page import render_page
@@ -182,7 +182,7 @@ def test_every_table_is_mapped_by_its_values_not_its_names(sql_url: str, classif
     for p in profiles:  # the sample is bounded: never more than asked, all of a small table
         assert p.sampled_rows == min(SAMPLE, len(rows.get(p.name, [])) or p.sampled_rows)
     email = by_name["customers"].column("email")
-    assert email.evidence.get("EMAIL_ADDRESS", 0) >= 0.9 * min(email.sampled, 12) and email.distinct_ratio == 1.0 and email.confidence >= 0.9
+    assert email.evidence.get("EMAIL_ADDRESS", 0) >= PATTERN_FIRST and email.distinct_ratio == 1.0 and email.confidence >= 0.9
     assert by_name["genres"].column("name").hint is None and by_name["tracks"].column("title").category == "none"
     assert StoreForeignKey("orders", ("customer_id",), "customers", ("id",), False) in by_name["orders"].references
 
@@ -387,6 +387,37 @@ def test_cli_scans_before_any_policy_exists_and_reports_drift(estate_dir: tuple[
 
     unknown = _cli("datamap", "scan", "nowhere", "--config", config)
     assert unknown.exit_code == 1 and "unknown system(s) nowhere" in unknown.output
+
+
+@pytest.mark.prefect
+def test_nightly_flow_publishes_the_map_and_fails_on_new_personal_data(prefect_harness: None, estate_dir: tuple[Path, str], tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.datamap import DataMapDrift, datamap_scan
+
+    config, url = estate_dir
+    pages = tmp_path / "pages"
+    result = datamap_scan(str(config), sample=30, page_dir=str(pages))
+    html = (pages / "datamap.html").read_text(encoding="utf-8")
+    assert Path(result["page"]).read_text(encoding="utf-8") == html and result["unmapped"] >= 2
+    assert "contact_log" in html and "in no dataset" in html and "http" not in html.split("<body>")[1]  # nothing to fetch
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["datamap"])), limit=1)
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert {"collection": "contact_log", "column": "col17", "category": "contact", "identity": "email"}.items() <= next(
+        r for r in rows if r["column"] == "col17").items()
+    published = html + json.dumps(rows)
+    assert not {v for v in _values(_rows(3)) if v in published}
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE genres ADD COLUMN curator_email TEXT"))
+        conn.execute(text("UPDATE genres SET curator_email = 'curator' || id || '@example.org'"))
+    engine.dispose()
+    with pytest.raises(DataMapDrift, match=r"new_column: shop\.genres\.curator_email \(contact\)"):
+        datamap_scan(str(config), sample=30, page_dir=str(pages))
+    assert "curator_email" in (pages / "datamap.html").read_text(encoding="utf-8")
 
 
 def _estate_stub() -> Any:

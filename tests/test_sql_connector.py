@@ -76,19 +76,14 @@ def test_phone_matches_in_normal_form(sql_url: str, match: dict | None) -> None:
     connector.close()
 
 
-def test_reflected_foreign_keys_and_suggested_dataset(sql_url: str) -> None:
+def test_reflected_foreign_keys(sql_url: str) -> None:
+    """(Dataset suggestions moved to the core, on the data map: tests/test_suggest.py.)"""
     _loader(sql_url)({"people": [], "notes": []})
     from tests.conformance import DATASET
 
     connector = SqlConnector("store", SystemConfig(kind="sql", url=sql_url), DATASET)
     (fk,) = connector.foreign_keys()
     assert (fk.collection, fk.fields, fk.parent, fk.parent_fields, fk.nullable) == ("notes", ("person_id",), "people", ("id",), True)
-    proposal = connector.suggest_dataset()
-    assert proposal["collections"]["notes"]["references"] == [{"field": "person_id", "to": "people.id"}]
-    assert proposal["collections"]["people"]["primary_key"] == ["id"]
-    assert proposal["collections"]["people"]["fields"]["email"]["identity"] == "email"
-    # Every suggestion must load as a dataset (after review).
-    DatasetConfig.model_validate(proposal)
     connector.close()
 
 
