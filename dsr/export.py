@@ -27,6 +27,7 @@ from scanners.matcher import SubjectMatcher
 from scanners.others import looks_like_header, mask_csv_row, mask_json_text, mask_other_people
 
 REVIEW_TITLE = "candidates we could not confirm, for review"
+UNREADABLE_TITLE = "we hold these files but could not read them; ask us for a copy"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class ExportedCollection:
     withheld_fields: tuple[str, ...]
     mentions: int = 0  # other people's records that mention the subject (in <collection>.mentions.*)
     unconfirmed: int = 0  # candidates we could not confirm (not exported): listed for review in the manifest
+    # objects we hold but could not read as text (binary, broken gzip, not UTF-8): (reference, why)
+    unreadable: tuple[tuple[str, str], ...] = ()
 
 
 def exported_fields(rt: Runtime, system: str, collection: str) -> tuple[list[str], list[str]]:
@@ -115,7 +118,17 @@ def _export_objects(rt: Runtime, package: Path, discovery: Discovery, matcher: S
             records.append({"object": r["object"], "version_id": r["version_id"], "line": r["line"], "text": text})
     fields = ["object", "version_id", "line", "text"]
     _write(package, f"{system}.{collection}", records, fields)
-    return ExportedCollection(system, collection, len(records), tuple(fields), (), unconfirmed=_unconfirmed(discovery, system, collection))
+    return ExportedCollection(system, collection, len(records), tuple(fields), (), unconfirmed=_unconfirmed(discovery, system, collection),
+                              unreadable=_unreadable(rt, discovery, system, collection))
+
+
+def _unreadable(rt: Runtime, discovery: Discovery, system: str, collection: str) -> tuple[tuple[str, str], ...]:
+    """The objects of a collection that could not be read as text: they may hold the subject's data,
+    so the subject is told they exist and may ask for a copy, never silently left out. They are named
+    by a reference (a keyed digest of the object's locator that our staff can match), not by their
+    names: nobody can tell whose an unreadable file is, and its name may be somebody else's."""
+    return tuple(sorted((rt.keys.locators(system, collection, [f.key]).removeprefix("hmac-sha256:")[:16], f.how.removeprefix("skipped:"))
+                        for f in discovery.skipped() if (f.system, f.collection) == (system, collection)))
 
 
 def _declared_keys(rt: Runtime, system: str, collection: str) -> set[str]:
@@ -137,7 +150,7 @@ def _mask_record_text(text: str, fmt: str, matcher: SubjectMatcher, header: list
 
 def exported_collections(discovery: Discovery) -> list[str]:
     """'system.collection' of every collection holding the subject's records or mentions."""
-    return sorted(set(discovery.counts()) | {f.collection_path for f in discovery.mentions() + discovery.unconfirmed()})
+    return sorted(set(discovery.counts()) | {f.collection_path for f in discovery.mentions() + discovery.unconfirmed() + discovery.skipped()})
 
 
 def package_dir(rt: Runtime, request_id: str) -> Path:
@@ -162,6 +175,10 @@ def write_manifest(rt: Runtime, request: RequestRow, package: Path, exported: li
         "review": {
             "title": REVIEW_TITLE,
             "collections": [{"system": e.system, "collection": e.collection, "candidates": e.unconfirmed} for e in exported if e.unconfirmed],
+        },
+        "unreadable": {
+            "title": UNREADABLE_TITLE,
+            "files": [{"system": e.system, "collection": e.collection, "reference": ref, "reason": why} for e in exported for ref, why in e.unreadable],
         },
     }
     package.mkdir(parents=True, exist_ok=True)  # nothing exported: no data/ yet

@@ -194,8 +194,12 @@ def render_access_report(
             f" Our staff are reviewing {_plural(to_review, 'further possible mention')} of you that our systems could "
             "not confirm automatically (candidates we could not confirm, for review)."
         )
+    unreadable = (manifest.get("unreadable") or {}).get("files", [])
+    if unreadable:
+        summary += f" We also hold {_plural(len(unreadable), 'file')} that our systems could not read; they are listed below: ask us for a copy."
     policy = manifest.get("policy") or {}
     return _environment().get_template(TEMPLATE).render(
+        unreadable=unreadable,
         request_id=str(request.get("id", "")),
         received=_day(request.get("received_at")),
         due=_day(request.get("due_at")),

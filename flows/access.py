@@ -35,7 +35,11 @@ def package_and_seal(config_dir: str, request_id: str, exported: list[ExportedCo
     for e in exported:
         step = f"{e.system}/{e.collection}/export"
         fulfilment.record_done(rt, request_id, step, e.system, e.collection, "export", e.records + e.mentions, {"fields": list(e.fields)})
-    outcomes = {f"{e.system}/{e.collection}/export": Outcome("not applicable", manifest_digest) for e in exported}
+        if e.unreadable:  # receipted too: what could not be read was reported, not silently left out
+            reasons = "; ".join(sorted({why for _, why in e.unreadable}))
+            fulfilment.record_done(rt, request_id, f"{e.system}/{e.collection}/skipped", e.system, e.collection, "skipped", len(e.unreadable),
+                                   {"rule": f"unreadable: {reasons}; listed in the export for the customer to ask for a copy"})
+    outcomes = {f"{e.system}/{e.collection}/{what}": Outcome("not applicable", manifest_digest) for e in exported for what in ("export", "skipped")}
     seal_request(rt, request_id, outcomes, f"exported {sum(e.records + e.mentions for e in exported)} record(s), manifest {manifest_digest}")
     return str(archive)
 

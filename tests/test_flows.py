@@ -9,6 +9,7 @@ import csv
 import hashlib
 import json
 import logging
+import re
 import zipfile
 from pathlib import Path
 
@@ -84,7 +85,13 @@ def test_access_flow_exports_only_the_subjects_data_and_seals_it(demo):
     # One signed receipt per exported collection, each carrying the manifest's digest as evidence.
     receipts = demo.check_receipts(request_id)
     manifest_digest = "sha256:" + hashlib.sha256((package / "manifest.json").read_bytes()).hexdigest()
-    assert sorted(r["action"]["step"] for r in receipts) == sorted(f"{p.replace('.', '/', 1)}/export" for p in DEMO_COLLECTIONS)
+    unreadable = manifest["unreadable"]["files"]  # what could not be read is reported, by reference, never by name
+    assert {(f["system"], f["collection"]) for f in unreadable} == {("storage", "support_attachments")}
+    assert all(re.fullmatch(r"[0-9a-f]{16}", f["reference"]) and f["reason"] for f in unreadable)
+    assert "Files we hold but could not read" in report and "scan.png" not in report and unreadable[0]["reference"] in report
+    assert sorted(r["action"]["step"] for r in receipts) == sorted([f"{p.replace('.', '/', 1)}/export" for p in DEMO_COLLECTIONS] + ["storage/support_attachments/skipped"])
+    skipped = next(r["action"] for r in receipts if r["action"]["step"] == "storage/support_attachments/skipped")
+    assert skipped["status"] == "skipped" and skipped["affected"] == len(unreadable) and skipped["rule"].startswith("unreadable: ")
     assert {r["action"]["evidence"] for r in receipts} == {manifest_digest}
     assert {r["request"]["id"] for r in receipts} == {request_id}
     assert {tuple(r["subject"]["commitments"]) for r in receipts} == {tuple(row.subject_commitments)}
