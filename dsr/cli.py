@@ -582,11 +582,10 @@ def datamap_scan(
     with session_factory(estate.settings.control_db)() as session:
         previous = record_map(session, data_map)
         session.commit()
-    table = Table("system", "collection", "column", "category", "identity", Column("confidence", justify="right"), "evidence (values)", title="Data map")
+    table = Table("system", "collection", "column", "category", "identity", Column("confidence", justify="right"), "evidence (values showing / examined)", title="Data map")
     for profile in data_map.collections:
         for c in profile.columns if show_all else profile.personal_columns:
-            evidence = ", ".join(f"{entity} {n}/{c.sampled}" for entity, n in sorted(c.evidence.items()))
-            table.add_row(profile.system, profile.name, c.name, c.category, c.identity or "", f"{c.confidence:.2f}", evidence)
+            table.add_row(profile.system, profile.name, c.name, c.category, c.identity or "", f"{c.confidence:.2f}", c.evidence_text)
     console.print(table)
     found = coverage(data_map, estate.datasets)
     changes = drift(previous, data_map)

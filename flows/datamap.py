@@ -55,7 +55,7 @@ def datamap_scan(config_dir: str, sample: int = DEFAULT_SAMPLE, systems: list[st
     create_table_artifact(
         key="datamap", description=f"Personal data found {data_map.scanned_at:%Y-%m-%d %H:%M} UTC (counts only, never values); page: {page}",
         table=[{"system": p.system, "collection": p.name, "column": c.name, "category": c.category, "identity": c.identity or "",
-                "confidence": c.confidence, "evidence": ", ".join(f"{e} {n}/{c.sampled}" for e, n in sorted(c.evidence.items()))}
+                "confidence": c.confidence, "evidence": c.evidence_text}
                for p in data_map.collections for c in p.personal_columns],
     )
     findings = [*(f"- changed: {g}" for g in changes), *(f"- {g}" for g in found.gaps), *(f"- not scanned: {s}: {e}" for s, e in data_map.errors.items())]

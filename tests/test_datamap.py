@@ -334,6 +334,21 @@ def test_drift_reports_new_personal_columns_and_nothing_without_a_baseline() -> 
     assert merge([before, DataMap(at, errors={"s3": "down"})]).errors == {"s3": "down"}
 
 
+def test_coverage_knows_normal_form_columns_and_reference_fields_are_reached() -> None:
+    """phone_e164 (a phone's declared normal form) and customer_no (a declared reference) need no
+    identity of their own; an email column declared without one does."""
+    dataset = DatasetConfig.model_validate({"system": "crm", "collections": {"customers": {
+        "primary_key": ["id"], "references": [{"field": "customer_no", "to": "billing.accounts.customer_no"}],
+        "fields": {"id": {}, "phone": {"identity": "phone", "match": {"column": "phone_e164"}}, "phone_e164": {}, "customer_no": {}, "email": {}}}}})
+    found = CollectionProfile("crm", "customers", columns=(ColumnProfile("id", "INTEGER", False),) + tuple(
+        ColumnProfile(name, "TEXT", True, category, identity, 0.9, {}, 50, 1.0, examined=5)
+        for name, category, identity in (("phone", "contact", "phone"), ("phone_e164", "contact", "phone"),
+                                         ("customer_no", "identifier", "customer_id"), ("email", "contact", "email"))))
+    result = coverage(DataMap(dt.datetime.now(dt.UTC), (found,)), {"crm": dataset})
+    assert [(g.kind, g.column) for g in result.gaps] == [("undeclared_identity", "email")]
+    assert (result.found, result.declared, result.ratio) == (4, 4, 1.0)
+
+
 # --------------------------------------------------------------------------- the command line
 
 

@@ -166,7 +166,8 @@ class _Work:
         people = self.ner.evidence if self.ner else _Evidence()
         category, identity, confidence = _decide(self.evidence, people, self.texts, self.hint, self.distinct, self.long_text, self.whose)
         counts = Counter(self.evidence.seen) + Counter(people.seen)
-        return ColumnProfile(**self.base, category=category, identity=identity, confidence=round(confidence, 3), evidence=dict(counts))
+        return ColumnProfile(**self.base, category=category, identity=identity, confidence=round(confidence, 3), evidence=dict(counts),
+                             examined=max(self.evidence.looked, people.looked))
 
 
 class Classifier:

@@ -81,12 +81,15 @@ def _column_gaps(profile: CollectionProfile, coll: CollectionConfig) -> list[Gap
     gaps = []
     if coll.objects is not None:
         return gaps  # an object collection has no fields: declaring it covers its text
+    # A normal-form column of an identity field (match: {column: phone_e164}) and a reference field
+    # (followed from the customer's rows) are reached without an identity of their own.
+    reached = {f.match.column for f in coll.fields.values() if f.identity and f.match and f.match.column} | {r.field for r in coll.references}
     for column in profile.personal_columns:
         field = coll.fields.get(column.name)
         if field is None:
             gaps.append(Gap("undeclared_column", profile.system, profile.name, column.name, column.category, _evidence(column)))
             continue
-        if column.identity and field.identity is None:
+        if column.identity and field.identity is None and column.name not in reached:
             gaps.append(Gap("undeclared_identity", profile.system, profile.name, column.name, column.category,
                             f"looks like a {column.identity} ({_evidence(column)}); declare identity: {column.identity}"))
         if column.category == "free_text" and not field.free_text:
@@ -99,8 +102,8 @@ def _column_gaps(profile: CollectionProfile, coll: CollectionConfig) -> list[Gap
 
 
 def _evidence(column: ColumnProfile) -> str:
-    """Evidence counts for a reviewer ("EMAIL_ADDRESS 48/50"), or the name hint when values showed nothing."""
-    counts = ", ".join(f"{entity} {n}/{column.sampled}" for entity, n in sorted(column.evidence.items(), key=lambda kv: (-kv[1], kv[0])))
+    """Evidence counts for a reviewer ("EMAIL_ADDRESS 5/5"), or the name hint when values showed nothing."""
+    counts = column.evidence_text
     if not counts and column.hint:
         return f"name suggests {column.hint}"
     return counts
