@@ -382,9 +382,11 @@ def test_cli_scans_before_any_policy_exists_and_reports_drift(estate_dir: tuple[
     assert keys.exit_code == 0, keys.output
     assert (tmp_path / "keys" / "signing.pem").exists()
 
-    first = _cli("datamap", "scan", "shop", "--sample", "30", "--config", config)
+    first = _cli("datamap", "scan", "shop", "--sample", "30", "--page", tmp_path / "pages", "--config", config)
     assert first.exit_code == 0, first.output
     out = " ".join(first.output.split())
+    page = (tmp_path / "pages" / "datamap.html").read_text(encoding="utf-8")
+    assert "col17" in page and not {v for v in _values(_rows(3)) if v in page}
     assert "contact_log" in out and "col17" in out and "unmapped_collection: shop.contact_log" in out
     assert "undeclared_identity: shop.customers.phone" in out and "0 change(s) since the last scan" in out
     assert not {v for v in _values(_rows(3)) if v in first.output}  # evidence counts, never values
