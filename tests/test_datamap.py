@@ -276,7 +276,8 @@ def test_s3_prefixes_declared_or_not_are_sampled_and_classified(s3_endpoint: str
     catalogue = "".join(json.dumps({"sku": f"SKU-{i}", "colour": fake.color_name(), "size": rng.choice("SML")}) + "\n" for i in range(200))
     s3.put_object(Bucket="hkt-exports", Key="catalogue/items.jsonl", Body=catalogue.encode())
     dataset = DatasetConfig.model_validate({"system": "files", "collections": {
-        "tickets": {"objects": {"bucket": "hkt-support", "prefix": "tickets/", "format": "text"}}}})
+        "tickets": {"objects": {"bucket": "hkt-support", "prefix": "tickets/", "format": "text"}},
+        "faxes": {"objects": {"bucket": "hkt-faxes", "prefix": "in/"}}}})  # a bucket nobody created
     connector = S3Connector("files", SystemConfig(kind="s3", url=s3_endpoint, options={"region": "us-east-1"}), dataset)
     try:
         schema = connector.schema()
@@ -290,7 +291,7 @@ def test_s3_prefixes_declared_or_not_are_sampled_and_classified(s3_endpoint: str
     assert texts["hkt-exports/crm/"].category == "free_text" and texts["hkt-support/tickets/"].category == "free_text"
     assert texts["hkt-exports/catalogue/"].category == "none"
     gaps = coverage(DataMap(dt.datetime.now(dt.UTC), profiles), {"files": dataset}).gaps
-    assert [(g.kind, g.collection) for g in gaps] == [("unmapped_collection", "hkt-exports/crm/")]
+    assert [(g.kind, g.collection) for g in gaps] == [("unmapped_collection", "hkt-exports/crm/"), ("missing_collection", "faxes")]
 
 
 # --------------------------------------------------------------------------- control database, drift

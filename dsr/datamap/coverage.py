@@ -149,8 +149,9 @@ def coverage(data_map: DataMap, datasets: Mapping[str, DatasetConfig]) -> Covera
                                     f"points at declared {ref.parent}; its rows follow the customer's and erasure must see them"))
         if dataset is not None:
             present = {p.name for p in profiles} | {p.parent for p in profiles if p.parent}
+            objects = {m[0] for p in profiles if p.kind == "prefix" and (m := declared_collection(p, dataset))}
             for name, coll in dataset.collections.items():
-                if coll.objects is None and name not in present:
+                if name not in (objects if coll.objects is not None else present):
                     gaps.append(Gap("missing_collection", system, name, None, None, "declared but not in the live store"))
     return Coverage(found, declared, tuple(gaps))
 
