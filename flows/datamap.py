@@ -41,8 +41,8 @@ def scan_system(config_dir: str, system: str, sample: int) -> DataMap:
 def datamap_scan(config_dir: str, sample: int = DEFAULT_SAMPLE, systems: list[str] | None = None, page_dir: str = DEFAULT_PAGE_DIR) -> dict:
     estate = load_estate(config_dir, require_policy=False)
     names = systems or sorted(estate.systems)
-    futures = [scan_system.submit(config_dir, system, sample) for system in names]
-    data_map = merge([f.result() for f in futures])
+    # One system after another: spaCy and Presidio are shared per process and not made for threads.
+    data_map = merge([scan_system(config_dir, system, sample) for system in names])
     published = publish(estate, data_map, estate.resolve_path(page_dir))
     page = published.page
     create_table_artifact(
