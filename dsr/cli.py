@@ -89,9 +89,11 @@ def config_check(config: ConfigDir = DEFAULT_CONFIG, live: bool = typer.Option(T
 
 @keys_app.command("init")
 def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never overwrites).
+    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never
+    overwrites), and bring the control database up to date.
 
     Runs before any policy exists: keys come first, policies.yaml is not read."""
+    from dsr.control.db import engine_for
     from dsr.keys import Keys
 
     try:
@@ -101,6 +103,7 @@ def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
     settings = estate.settings
     keys = Keys.load(estate.resolve_path(settings.hmac_key_file), estate.resolve_path(settings.signing_key_file),
                      estate.resolve_path(settings.keyring_file), create=True)
+    engine_for(settings.control_db)
     console.print(f"keys ready; signing key {keys.key_name}; give auditors {settings.keyring_file} to pin")
 
 
