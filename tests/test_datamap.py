@@ -327,7 +327,8 @@ def test_drift_reports_new_personal_columns_and_nothing_without_a_baseline() -> 
     at = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
     before = DataMap(at, (CollectionProfile("crm", "t", columns=(ColumnProfile("a", "TEXT", True), ColumnProfile("b", "TEXT", True))),))
     after = DataMap(at, (CollectionProfile("crm", "t", columns=(
-        ColumnProfile("a", "TEXT", True, "name", None, 0.8, {"PERSON": 8}, 10), ColumnProfile("b", "TEXT", True),
+        ColumnProfile("a", "TEXT", True, "name", None, 0.8, {"PERSON": 8}, 10, examined=10),
+        ColumnProfile("b", "TEXT", True, "name", None, 0.45, {"PERSON": 1}, 10, hint="name", examined=12),  # at the threshold: not drift
         ColumnProfile("c", "TEXT", True, "contact", "email", 1.0, {"EMAIL_ADDRESS": 10}, 10, 1.0))),
         CollectionProfile("billing", "x", columns=(ColumnProfile("c", "TEXT", True, "contact"),))))
     assert {(g.kind, g.column) for g in drift(before, after)} == {("newly_personal", "a"), ("new_column", "c")}  # billing: no baseline

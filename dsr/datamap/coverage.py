@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dsr.config import CollectionConfig, DatasetConfig
+from dsr.datamap.classify import DECIDES
 from dsr.datamap.model import CollectionProfile, ColumnProfile, DataMap
 
 GapKind = str
@@ -158,8 +159,10 @@ def coverage(data_map: DataMap, datasets: Mapping[str, DatasetConfig]) -> Covera
 
 def drift(previous: DataMap | None, current: DataMap) -> tuple[Gap, ...]:
     """Personal data the current scan found that the previous one did not: new collections (tables,
-    prefixes), new columns, columns that became personal. Systems either scan could not read, or
-    that the previous scan never covered, have no baseline and report no drift."""
+    prefixes), new columns, and columns whose values now mostly show personal data (a column that
+    changed use). A column at a threshold, decided one way one night and the other way the next
+    from a different random sample, is not drift. Systems either scan could not read, or that the
+    previous scan never covered, have no baseline and report no drift."""
     if previous is None:
         return ()
     baseline = {s for s in previous.systems if s not in previous.errors}
@@ -176,6 +179,6 @@ def drift(previous: DataMap | None, current: DataMap) -> tuple[Gap, ...]:
             old = before.column(column.name)
             if old is None:
                 changes.append(Gap("new_column", profile.system, profile.name, column.name, column.category, _evidence(column)))
-            elif not old.personal:
+            elif not old.personal and column.examined and max(column.evidence.values(), default=0) >= DECIDES * column.examined:
                 changes.append(Gap("newly_personal", profile.system, profile.name, column.name, column.category, _evidence(column)))
     return tuple(changes)
