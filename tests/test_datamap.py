@@ -144,6 +144,8 @@ def _load(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
             conn.execute(text("CREATE TABLE customers_2019 (closed_on date) INHERITS (customers)"))
             conn.execute(text("INSERT INTO customers_2019 (id, email, full_name, closed_on) VALUES (:i, :e, :n, '2019-12-31')"),
                          [{"i": 10_000 + r["id"], "e": r["email"].replace("@", ".old@"), "n": r["full_name"]} for r in rows["customers"][:30]])
+            conn.execute(text("CREATE TABLE call_log (id int, at date, caller text) PARTITION BY RANGE (at)"))
+            conn.execute(text("CREATE TABLE call_log_2026 PARTITION OF call_log FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"))
     engine.dispose()
 
 
@@ -206,7 +208,7 @@ def test_every_table_is_mapped_by_its_values_not_its_names(sql_url: str, classif
     assert not leaked, sorted(leaked)[:5]
 
 
-def test_postgres_inheritance_child_is_mapped_under_its_parent(postgres_url: str, classifier: Classifier) -> None:
+def test_postgres_inheritance_child_and_partition_are_mapped_under_their_parents(postgres_url: str, classifier: Classifier) -> None:
     _load(postgres_url, _rows())
     connector = _connector(postgres_url)
     try:
@@ -214,6 +216,8 @@ def test_postgres_inheritance_child_is_mapped_under_its_parent(postgres_url: str
         child = schema.collection("customers_2019")
         assert child is not None and (child.kind, child.parent) == ("inheritance_child", "customers")
         assert [c.name for c in child.columns][-1] == "closed_on"
+        partition = schema.collection("call_log_2026")
+        assert partition is not None and (partition.kind, partition.parent) == ("partition", "call_log")
         (profile,) = [p for p in scan_system(connector, classifier, SAMPLE) if p.name == "customers_2019"]
     finally:
         connector.close()
