@@ -21,6 +21,15 @@ The data
     and Hong Kong forms, national and international; rows are filled on the server with
     generate_series. Every 20th table has --large-rows rows, the others --rows.
 
+What it does not show
+    The misleading names are for data the values give away (emails, phone numbers, people's
+    names, song titles). Customer numbers, dates of birth and postcodes look like any code, date
+    or number: there the column name is needed, and the generator's names come from the same
+    vocabulary as the classifier's hints, so those figures are optimistic for schemas that name
+    such columns otherwise. Japanese names in kanji count as names only in a column named for
+    people (the installed spaCy model reads English). Sampling is random (TABLESAMPLE), so a run's
+    figures vary a little.
+
 How to run (from the project root; PostgreSQL with trust auth, or PGPASSWORD set)
     .venv/bin/python benchmarks/datamap.py
     .venv/bin/python benchmarks/datamap.py --tables 50 --rows 2000 --sample 60 --keep

@@ -254,7 +254,10 @@ class S3Connector:
             raise self._fail("listing buckets", exc) from None
         collections = []
         for bucket in sorted(buckets):
-            prefixes = self._first_segments(bucket)
+            try:
+                prefixes = self._first_segments(bucket)
+            except _NoBucket:
+                continue  # a declared bucket that is not there: the data map reports it missing
             prefixes |= {c.objects.prefix for c in self.dataset.collections.values() if c.objects and c.objects.bucket == bucket and c.objects.prefix}
             for prefix in sorted(prefixes):
                 collections.append(CollectionInfo(f"{bucket}/{prefix}", kind="prefix", rows_estimate=sum(1 for _ in self._keys(bucket, prefix, OBJECT_COUNT_CAP))))
@@ -307,7 +310,11 @@ class S3Connector:
                 segments |= {p["Prefix"] for p in page.get("CommonPrefixes", [])}
                 if page.get("Contents"):
                     segments.add("")
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                raise _NoBucket(bucket) from None
+            raise self._fail(f"listing bucket {bucket}", exc) from None
+        except BotoCoreError as exc:
             raise self._fail(f"listing bucket {bucket}", exc) from None
         return segments
 
@@ -340,3 +347,7 @@ def _sample_format(fmt: Format) -> Format:
 
 class _Refused(Exception):
     """The store refused one object; the message says why (never content)."""
+
+
+class _NoBucket(Exception):
+    """A bucket the dataset names does not exist."""

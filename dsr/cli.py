@@ -84,9 +84,11 @@ def config_check(
 
 @keys_app.command("init")
 def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
-    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never overwrites).
+    """Create the HMAC key, the Ed25519 signing key and the keyring where estate.yaml says (never
+    overwrites), and bring the control database up to date.
 
     Runs before any policy exists: keys come first, policies.yaml is not read."""
+    from dsr.control.db import engine_for
     from dsr.keys import Keys
 
     try:
@@ -96,6 +98,7 @@ def keys_init(config: ConfigDir = DEFAULT_CONFIG) -> None:
     settings = estate.settings
     keys = Keys.load(estate.resolve_path(settings.hmac_key_file), estate.resolve_path(settings.signing_key_file),
                      estate.resolve_path(settings.keyring_file), create=True)
+    engine_for(settings.control_db)
     console.print(f"keys ready; signing key {keys.key_name}; give auditors {settings.keyring_file} to pin")
 
 
@@ -602,40 +605,28 @@ def datamap_scan(
     system: Annotated[str | None, typer.Argument(help="One system (default: every configured system).")] = None,
     sample: int = typer.Option(100, "--sample", min=1, max=10_000, help="Records sampled per table or prefix (never a full read)."),
     show_all: bool = typer.Option(False, "--all", help="Also list columns where no personal data was found."),
+    page: Path | None = typer.Option(None, "--page", help="Also write the HTML data map page into this directory."),
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Reflect every table and prefix (declared or not), classify a bounded sample, store the map and
     report coverage, unmapped data and changes since the last scan. Needs no policies.yaml."""
-    from dsr.control.db import session_factory
-    from dsr.datamap.coverage import coverage, drift
+    from dsr.datamap.publish import publish
     from dsr.datamap.scan import scan_estate
-    from dsr.datamap.store import record_map
 
     try:
         estate = load_estate(config, require_policy=False)
-        data_map = scan_estate(estate, [system] if system else None, sample)
+        published = publish(estate, scan_estate(estate, [system] if system else None, sample), page)
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    with session_factory(estate.settings.control_db)() as session:
-        previous = record_map(session, data_map)
-        session.commit()
-    table = Table("system", "collection", "column", "category", "identity", Column("confidence", justify="right"), "evidence (values)", title="Data map")
-    for profile in data_map.collections:
-        for c in profile.columns if show_all else profile.personal_columns:
-            evidence = ", ".join(f"{entity} {n}/{c.sampled}" for entity, n in sorted(c.evidence.items()))
-            table.add_row(profile.system, profile.name, c.name, c.category, c.identity or "", f"{c.confidence:.2f}", evidence)
+    columns = ("system", "collection", "column", "category", "identity", "confidence", "evidence")
+    table = Table(*columns[:5], Column("confidence", justify="right"), "evidence (values showing / examined)", title="Data map")
+    for row in published.rows(everything=show_all):
+        table.add_row(*(f"{row[c]:.2f}" if c == "confidence" else str(row[c]) for c in columns))
     console.print(table)
-    found = coverage(data_map, estate.datasets)
-    changes = drift(previous, data_map)
-    for gap in found.gaps:
-        console.print(f"[yellow]{gap.kind}[/]: {gap.where}{f' ({gap.category})' if gap.category else ''}{f': {gap.detail}' if gap.detail else ''}", highlight=False)
-    for change in changes:
-        console.print(f"[red]changed since the last scan[/]: {change}", highlight=False)
-    console.print(f"{len(data_map.collections)} collection(s) in {len(data_map.systems)} system(s); datasets declare "
-                  f"{found.declared} of {found.found} personal column(s); {len(found.unmapped)} unmapped; {len(changes)} change(s) since the last scan")
-    for failed, reason in data_map.errors.items():
-        err.print(f"[bold red]not scanned[/]: {failed}: {reason}", highlight=False)
-    if data_map.errors:
+    for line in published.findings:
+        console.print(line, highlight=False)
+    console.print(published.summary + (f"; page {published.page}" if published.page else ""), highlight=False)
+    if published.data_map.errors:
         raise typer.Exit(1)
 
 

@@ -13,12 +13,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr.config import load_estate
-from dsr.control.db import session_factory
-from dsr.datamap.coverage import coverage, drift
 from dsr.datamap.model import DataMap
-from dsr.datamap.page import render_page, write_page
+from dsr.datamap.publish import publish
 from dsr.datamap.scan import DEFAULT_SAMPLE, merge, scan_one
-from dsr.datamap.store import record_map
 from flows.tasks import TASK_OPTIONS
 
 DEFAULT_PAGE_DIR = ".dsr/datamap"
@@ -44,28 +41,18 @@ def scan_system(config_dir: str, system: str, sample: int) -> DataMap:
 def datamap_scan(config_dir: str, sample: int = DEFAULT_SAMPLE, systems: list[str] | None = None, page_dir: str = DEFAULT_PAGE_DIR) -> dict:
     estate = load_estate(config_dir, require_policy=False)
     names = systems or sorted(estate.systems)
-    futures = [scan_system.submit(config_dir, system, sample) for system in names]
-    data_map = merge([f.result() for f in futures])
-    with session_factory(estate.settings.control_db)() as session:
-        previous = record_map(session, data_map)
-        session.commit()
-    found = coverage(data_map, estate.datasets)
-    changes = drift(previous, data_map)
-    page = write_page(render_page(data_map, found, changes, estate), estate.resolve_path(page_dir), data_map.scanned_at)
+    # One system after another: spaCy and Presidio are shared per process and not made for threads.
+    data_map = merge([scan_system(config_dir, system, sample) for system in names])
+    published = publish(estate, data_map, estate.resolve_path(page_dir))
+    page = published.page
     create_table_artifact(
-        key="datamap", description=f"Personal data found {data_map.scanned_at:%Y-%m-%d %H:%M} UTC (counts only, never values); page: {page}",
-        table=[{"system": p.system, "collection": p.name, "column": c.name, "category": c.category, "identity": c.identity or "",
-                "confidence": c.confidence, "evidence": ", ".join(f"{e} {n}/{c.sampled}" for e, n in sorted(c.evidence.items()))}
-               for p in data_map.collections for c in p.personal_columns],
+        key="datamap", table=published.rows(),
+        description=f"Personal data found {data_map.scanned_at:%Y-%m-%d %H:%M} UTC (categories and counts, never values); page: {page}",
     )
-    findings = [*(f"- changed: {g}" for g in changes), *(f"- {g}" for g in found.gaps), *(f"- not scanned: {s}: {e}" for s, e in data_map.errors.items())]
-    create_markdown_artifact(
-        key="datamap-coverage",
-        markdown=f"Datasets declare {found.declared} of {found.found} personal column(s); {len(found.unmapped)} unmapped; "
-                 f"{len(changes)} change(s) since the previous scan.\n\n" + "\n".join(findings),
-    )
-    if changes:
-        raise DataMapDrift(f"{len(changes)} change(s) since the previous data map: " + "; ".join(str(g) for g in changes) + f" (see {page})")
+    create_markdown_artifact(key="datamap-coverage", markdown=published.summary + ".\n\n" + "\n".join(f"- {line}" for line in published.findings))
+    if published.changes:
+        raise DataMapDrift(f"{len(published.changes)} change(s) since the previous data map: " + "; ".join(map(str, published.changes)) + f" (see {page})")
     if data_map.errors:
         raise RuntimeError(f"system(s) not scanned: {', '.join(sorted(data_map.errors))} (see {page})")
-    return {"page": str(page), "collections": len(data_map.collections), "found": found.found, "declared": found.declared, "unmapped": len(found.unmapped)}
+    coverage = published.coverage
+    return {"page": str(page), "collections": len(data_map.collections), "found": coverage.found, "declared": coverage.declared, "unmapped": len(coverage.unmapped)}

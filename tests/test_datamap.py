@@ -144,6 +144,8 @@ def _load(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
             conn.execute(text("CREATE TABLE customers_2019 (closed_on date) INHERITS (customers)"))
             conn.execute(text("INSERT INTO customers_2019 (id, email, full_name, closed_on) VALUES (:i, :e, :n, '2019-12-31')"),
                          [{"i": 10_000 + r["id"], "e": r["email"].replace("@", ".old@"), "n": r["full_name"]} for r in rows["customers"][:30]])
+            conn.execute(text("CREATE TABLE call_log (id int, at date, caller text) PARTITION BY RANGE (at)"))
+            conn.execute(text("CREATE TABLE call_log_2026 PARTITION OF call_log FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"))
     engine.dispose()
 
 
@@ -206,7 +208,7 @@ def test_every_table_is_mapped_by_its_values_not_its_names(sql_url: str, classif
     assert not leaked, sorted(leaked)[:5]
 
 
-def test_postgres_inheritance_child_is_mapped_under_its_parent(postgres_url: str, classifier: Classifier) -> None:
+def test_postgres_inheritance_child_and_partition_are_mapped_under_their_parents(postgres_url: str, classifier: Classifier) -> None:
     _load(postgres_url, _rows())
     connector = _connector(postgres_url)
     try:
@@ -214,6 +216,8 @@ def test_postgres_inheritance_child_is_mapped_under_its_parent(postgres_url: str
         child = schema.collection("customers_2019")
         assert child is not None and (child.kind, child.parent) == ("inheritance_child", "customers")
         assert [c.name for c in child.columns][-1] == "closed_on"
+        partition = schema.collection("call_log_2026")
+        assert partition is not None and (partition.kind, partition.parent) == ("partition", "call_log")
         (profile,) = [p for p in scan_system(connector, classifier, SAMPLE) if p.name == "customers_2019"]
     finally:
         connector.close()
@@ -276,7 +280,8 @@ def test_s3_prefixes_declared_or_not_are_sampled_and_classified(s3_endpoint: str
     catalogue = "".join(json.dumps({"sku": f"SKU-{i}", "colour": fake.color_name(), "size": rng.choice("SML")}) + "\n" for i in range(200))
     s3.put_object(Bucket="hkt-exports", Key="catalogue/items.jsonl", Body=catalogue.encode())
     dataset = DatasetConfig.model_validate({"system": "files", "collections": {
-        "tickets": {"objects": {"bucket": "hkt-support", "prefix": "tickets/", "format": "text"}}}})
+        "tickets": {"objects": {"bucket": "hkt-support", "prefix": "tickets/", "format": "text"}},
+        "faxes": {"objects": {"bucket": "hkt-faxes", "prefix": "in/"}}}})  # a bucket nobody created
     connector = S3Connector("files", SystemConfig(kind="s3", url=s3_endpoint, options={"region": "us-east-1"}), dataset)
     try:
         schema = connector.schema()
@@ -290,7 +295,7 @@ def test_s3_prefixes_declared_or_not_are_sampled_and_classified(s3_endpoint: str
     assert texts["hkt-exports/crm/"].category == "free_text" and texts["hkt-support/tickets/"].category == "free_text"
     assert texts["hkt-exports/catalogue/"].category == "none"
     gaps = coverage(DataMap(dt.datetime.now(dt.UTC), profiles), {"files": dataset}).gaps
-    assert [(g.kind, g.collection) for g in gaps] == [("unmapped_collection", "hkt-exports/crm/")]
+    assert [(g.kind, g.collection) for g in gaps] == [("unmapped_collection", "hkt-exports/crm/"), ("missing_collection", "faxes")]
 
 
 # --------------------------------------------------------------------------- control database, drift
@@ -326,12 +331,28 @@ def test_drift_reports_new_personal_columns_and_nothing_without_a_baseline() -> 
     at = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
     before = DataMap(at, (CollectionProfile("crm", "t", columns=(ColumnProfile("a", "TEXT", True), ColumnProfile("b", "TEXT", True))),))
     after = DataMap(at, (CollectionProfile("crm", "t", columns=(
-        ColumnProfile("a", "TEXT", True, "name", None, 0.8, {"PERSON": 8}, 10), ColumnProfile("b", "TEXT", True),
+        ColumnProfile("a", "TEXT", True, "name", None, 0.8, {"PERSON": 8}, 10, examined=10),
+        ColumnProfile("b", "TEXT", True, "name", None, 0.45, {"PERSON": 1}, 10, hint="name", examined=12),  # at the threshold: not drift
         ColumnProfile("c", "TEXT", True, "contact", "email", 1.0, {"EMAIL_ADDRESS": 10}, 10, 1.0))),
         CollectionProfile("billing", "x", columns=(ColumnProfile("c", "TEXT", True, "contact"),))))
     assert {(g.kind, g.column) for g in drift(before, after)} == {("newly_personal", "a"), ("new_column", "c")}  # billing: no baseline
     assert drift(None, after) == ()
     assert merge([before, DataMap(at, errors={"s3": "down"})]).errors == {"s3": "down"}
+
+
+def test_coverage_knows_normal_form_columns_and_reference_fields_are_reached() -> None:
+    """phone_e164 (a phone's declared normal form) and customer_no (a declared reference) need no
+    identity of their own; an email column declared without one does."""
+    dataset = DatasetConfig.model_validate({"system": "crm", "collections": {"customers": {
+        "primary_key": ["id"], "references": [{"field": "customer_no", "to": "billing.accounts.customer_no"}],
+        "fields": {"id": {}, "phone": {"identity": "phone", "match": {"column": "phone_e164"}}, "phone_e164": {}, "customer_no": {}, "email": {}}}}})
+    found = CollectionProfile("crm", "customers", columns=(ColumnProfile("id", "INTEGER", False),) + tuple(
+        ColumnProfile(name, "TEXT", True, category, identity, 0.9, {}, 50, 1.0, examined=5)
+        for name, category, identity in (("phone", "contact", "phone"), ("phone_e164", "contact", "phone"),
+                                         ("customer_no", "identifier", "customer_id"), ("email", "contact", "email"))))
+    result = coverage(DataMap(dt.datetime.now(dt.UTC), (found,)), {"crm": dataset})
+    assert [(g.kind, g.column) for g in result.gaps] == [("undeclared_identity", "email")]
+    assert (result.found, result.declared, result.ratio) == (4, 4, 1.0)
 
 
 # --------------------------------------------------------------------------- the command line
@@ -367,9 +388,11 @@ def test_cli_scans_before_any_policy_exists_and_reports_drift(estate_dir: tuple[
     assert keys.exit_code == 0, keys.output
     assert (tmp_path / "keys" / "signing.pem").exists()
 
-    first = _cli("datamap", "scan", "shop", "--sample", "30", "--config", config)
+    first = _cli("datamap", "scan", "shop", "--sample", "30", "--page", tmp_path / "pages", "--config", config)
     assert first.exit_code == 0, first.output
     out = " ".join(first.output.split())
+    page = (tmp_path / "pages" / "datamap.html").read_text(encoding="utf-8")
+    assert "col17" in page and not {v for v in _values(_rows(3)) if v in page}
     assert "contact_log" in out and "col17" in out and "unmapped_collection: shop.contact_log" in out
     assert "undeclared_identity: shop.customers.phone" in out and "0 change(s) since the last scan" in out
     assert not {v for v in _values(_rows(3)) if v in first.output}  # evidence counts, never values

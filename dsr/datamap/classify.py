@@ -29,7 +29,7 @@ MAX_VALUE_CHARS = 400  # a value is looked at only this far
 MAX_TEXT_CHARS = 160  # a piece of long text, only this far
 
 IDENTITY_DISTINCT = 0.9  # an identity field is close to unique per row
-DECIDES = 0.5  # share of sampled values that must show an entity for it to decide a column
+DECIDES = 0.5  # share of the examined values that must be an entity for it to decide a column
 WHOLE = 0.7  # an entity "is" the value when it covers this much of it (otherwise it is inside text)
 
 EMAIL = {"EMAIL_ADDRESS"}
@@ -57,7 +57,7 @@ _STREET_SHAPE = re.compile(r"^\s*\d+[\w/-]*,?\s+\S+(\s+\S+)+")
 _CODE_SHAPE = re.compile(r"^(?=.*\d)[A-Za-z0-9]+(?:[-_/.][A-Za-z0-9]+)*$")
 _TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
-# Column-name hints (tokens of the name): they never decide alone, see classify_column.
+# Column-name hints (tokens of the name): they never decide alone, see _decide.
 _ADDRESS_HINTS = {"address", "addr", "street", "city", "town", "state", "prefecture", "province", "region", "zip", "zipcode", "postcode",
                   "postal", "country", "line1", "line2", "district", "ward", "county", "suburb", "building"}
 _PERSON_HINTS = {"first", "last", "given", "family", "surname", "forename", "fullname", "middle", "firstname", "lastname", "kana"}
@@ -119,9 +119,6 @@ class _Evidence:
         names = {entities} if isinstance(entities, str) else entities
         return max((counts[e] for e in names), default=0) / self.looked if self.looked else 0.0
 
-    def best(self, entities: set[str]) -> tuple[str | None, float]:
-        name = max(entities, key=lambda e: (self.whole[e], e)) if entities else None
-        return name, self.share(name) if name else 0.0
 
 
 @dataclass
@@ -166,7 +163,8 @@ class _Work:
         people = self.ner.evidence if self.ner else _Evidence()
         category, identity, confidence = _decide(self.evidence, people, self.texts, self.hint, self.distinct, self.long_text, self.whose)
         counts = Counter(self.evidence.seen) + Counter(people.seen)
-        return ColumnProfile(**self.base, category=category, identity=identity, confidence=round(confidence, 3), evidence=dict(counts))
+        return ColumnProfile(**self.base, category=category, identity=identity, confidence=round(confidence, 3), evidence=dict(counts),
+                             examined=max(self.evidence.looked, people.looked))
 
 
 class Classifier:
@@ -226,7 +224,7 @@ class Classifier:
             results = self.analyzer.analyze_patterns(context + value, entities)
             size = max(len(value.strip()), 1)
             found = {r.entity_type for r in results}
-            evidence.kinds.update(i for i, group in enumerate(GROUPS) if found & group)
+            evidence.kinds.update(g for g, group in enumerate(GROUPS) if found & group)
             lettered = bool(_LETTER.search(_EXTENSION.sub("", value)))  # "C-03000001" holds a phone-like number but is no phone number
             for entity in found:
                 evidence.seen[entity] += 1
@@ -346,7 +344,7 @@ def _decide(evidence: _Evidence, people: _Evidence, texts: Sequence[str], hint: 
             return "free_text", None, max(share, named)
         return "none", None, 1 - max(share, named)
     for group, category in ((NATIONAL_IDS, "national_id"), (FINANCIAL, "financial"), (EMAIL, "contact"), (PHONES, "contact"), (NETWORK, "network")):
-        entity, share = evidence.best(group)
+        share = evidence.share(group)
         if share >= DECIDES:
             identity = ("email" if group is EMAIL else "phone" if group is PHONES else None) if unique else None
             return category, identity, share

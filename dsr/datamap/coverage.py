@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dsr.config import CollectionConfig, DatasetConfig
+from dsr.datamap.classify import DECIDES
 from dsr.datamap.model import CollectionProfile, ColumnProfile, DataMap
 
 GapKind = str
@@ -81,12 +82,15 @@ def _column_gaps(profile: CollectionProfile, coll: CollectionConfig) -> list[Gap
     gaps = []
     if coll.objects is not None:
         return gaps  # an object collection has no fields: declaring it covers its text
+    # A normal-form column of an identity field (match: {column: phone_e164}) and a reference field
+    # (followed from the customer's rows) are reached without an identity of their own.
+    reached = {f.match.column for f in coll.fields.values() if f.identity and f.match and f.match.column} | {r.field for r in coll.references}
     for column in profile.personal_columns:
         field = coll.fields.get(column.name)
         if field is None:
             gaps.append(Gap("undeclared_column", profile.system, profile.name, column.name, column.category, _evidence(column)))
             continue
-        if column.identity and field.identity is None:
+        if column.identity and field.identity is None and column.name not in reached:
             gaps.append(Gap("undeclared_identity", profile.system, profile.name, column.name, column.category,
                             f"looks like a {column.identity} ({_evidence(column)}); declare identity: {column.identity}"))
         if column.category == "free_text" and not field.free_text:
@@ -99,8 +103,8 @@ def _column_gaps(profile: CollectionProfile, coll: CollectionConfig) -> list[Gap
 
 
 def _evidence(column: ColumnProfile) -> str:
-    """Evidence counts for a reviewer ("EMAIL_ADDRESS 48/50"), or the name hint when values showed nothing."""
-    counts = ", ".join(f"{entity} {n}/{column.sampled}" for entity, n in sorted(column.evidence.items(), key=lambda kv: (-kv[1], kv[0])))
+    """Evidence counts for a reviewer ("EMAIL_ADDRESS 5/5"), or the name hint when values showed nothing."""
+    counts = column.evidence_text
     if not counts and column.hint:
         return f"name suggests {column.hint}"
     return counts
@@ -146,16 +150,19 @@ def coverage(data_map: DataMap, datasets: Mapping[str, DatasetConfig]) -> Covera
                                     f"points at declared {ref.parent}; its rows follow the customer's and erasure must see them"))
         if dataset is not None:
             present = {p.name for p in profiles} | {p.parent for p in profiles if p.parent}
+            objects = {m[0] for p in profiles if p.kind == "prefix" and (m := declared_collection(p, dataset))}
             for name, coll in dataset.collections.items():
-                if coll.objects is None and name not in present:
+                if name not in (objects if coll.objects is not None else present):
                     gaps.append(Gap("missing_collection", system, name, None, None, "declared but not in the live store"))
     return Coverage(found, declared, tuple(gaps))
 
 
 def drift(previous: DataMap | None, current: DataMap) -> tuple[Gap, ...]:
     """Personal data the current scan found that the previous one did not: new collections (tables,
-    prefixes), new columns, columns that became personal. Systems either scan could not read, or
-    that the previous scan never covered, have no baseline and report no drift."""
+    prefixes), new columns, and columns whose values now mostly show personal data (a column that
+    changed use). A column at a threshold, decided one way one night and the other way the next
+    from a different random sample, is not drift. Systems either scan could not read, or that the
+    previous scan never covered, have no baseline and report no drift."""
     if previous is None:
         return ()
     baseline = {s for s in previous.systems if s not in previous.errors}
@@ -172,6 +179,6 @@ def drift(previous: DataMap | None, current: DataMap) -> tuple[Gap, ...]:
             old = before.column(column.name)
             if old is None:
                 changes.append(Gap("new_column", profile.system, profile.name, column.name, column.category, _evidence(column)))
-            elif not old.personal:
+            elif not old.personal and column.examined and max(column.evidence.values(), default=0) >= DECIDES * column.examined:
                 changes.append(Gap("newly_personal", profile.system, profile.name, column.name, column.category, _evidence(column)))
     return tuple(changes)

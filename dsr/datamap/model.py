@@ -27,7 +27,8 @@ class ColumnProfile:
     """One column (or, for objects, the record text) as its sample showed it.
 
     `evidence`: entity (Presidio's or ours, e.g. EMAIL_ADDRESS, PHONE_NUMBER, PERSON, JP_POSTCODE)
-    -> number of sampled values in which it was found. `sampled`: non-empty values looked at.
+    -> number of values in which it was found, of the `examined` values the recognizers looked at
+    (they stop early once the first values agree); `sampled`: non-empty values in the sample.
     `distinct_ratio`: distinct / sampled (an identity field is close to 1). `hint`: the category
     the column's name alone suggests, kept for review (it never decides on its own).
     """
@@ -42,16 +43,22 @@ class ColumnProfile:
     sampled: int = 0
     distinct_ratio: float = 0.0
     hint: str | None = None
+    examined: int = 0
 
     @property
     def personal(self) -> bool:
         return self.category != "none"
 
+    @property
+    def evidence_text(self) -> str:
+        """For people: "EMAIL_ADDRESS 5/5" (values showing it / values examined), most frequent first."""
+        return ", ".join(f"{entity} {n}/{self.examined}" for entity, n in sorted(self.evidence.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "sql_type": self.sql_type, "nullable": self.nullable, "category": self.category,
             "identity": self.identity, "confidence": round(self.confidence, 3), "evidence": dict(sorted(self.evidence.items())),
-            "sampled": self.sampled, "distinct_ratio": round(self.distinct_ratio, 3), "hint": self.hint,
+            "sampled": self.sampled, "distinct_ratio": round(self.distinct_ratio, 3), "hint": self.hint, "examined": self.examined,
         }
 
     @classmethod
@@ -60,7 +67,7 @@ class ColumnProfile:
             name=data["name"], sql_type=data.get("sql_type", ""), nullable=bool(data.get("nullable", True)),
             category=data.get("category", "none"), identity=data.get("identity"), confidence=float(data.get("confidence", 0.0)),
             evidence={str(k): int(v) for k, v in (data.get("evidence") or {}).items()}, sampled=int(data.get("sampled", 0)),
-            distinct_ratio=float(data.get("distinct_ratio", 0.0)), hint=data.get("hint"),
+            distinct_ratio=float(data.get("distinct_ratio", 0.0)), hint=data.get("hint"), examined=int(data.get("examined", 0)),
         )
 
 
