@@ -15,6 +15,9 @@ What it measures
       of three runs, its output read through a pipe (grep stops at the first match when its output
       is /dev/null). It is the proxy for what the hardware allows. The same grep for the matcher's
       anchors alone is printed too.
+    - rates are CPU seconds (process_time for the matcher and Presidio, the child's rusage for
+      grep): on a shared machine a wall-clock ratio swings with other processes' load by a factor
+      of three; wall-clock rates are printed beside them.
     - recall and precision on the planted mentions: a hit is a true positive when it overlaps a
       planted mention's byte span; a hit on a decoy or anywhere else is a false positive.
 
@@ -53,6 +56,7 @@ import json
 import os
 import quopri
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -356,13 +360,26 @@ class TimedAnalyzer:
         return self._timed(self.analyzer.persons, text)
 
 
-def scan(matcher: SubjectMatcher, files: list[Path]) -> tuple[float, list[tuple[Path, TextHit]]]:
+@dataclass(frozen=True)
+class Took:
+    """Wall-clock and CPU seconds (this process, or the child process) of one measurement."""
+
+    wall: float
+    cpu: float
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def scan(matcher: SubjectMatcher, files: list[Path]) -> tuple[Took, list[tuple[Path, TextHit]]]:
     hits: list[tuple[Path, TextHit]] = []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in files:
         with path.open("rb") as raw:
             hits += [(path, hit) for hit in matcher.scan_stream(decoded_chunks(raw))]
-    return time.perf_counter() - started, hits
+    return Took(time.perf_counter() - started, time.process_time() - cpu), hits
 
 
 def presidio_throughput(analyzer: Any, files: list[Path], sample_bytes: int, piece: int, seed: int) -> tuple[float, int]:
@@ -379,27 +396,27 @@ def presidio_throughput(analyzer: Any, files: list[Path], sample_bytes: int, pie
         texts.append(text)
         total += len(text.encode())
     analyzer.analyze(text=texts[0][:200], language="en")  # warm up
-    started = time.perf_counter()
+    cpu = time.process_time()
     for text in texts:
         analyzer.analyze(text=text, language="en")
-    return total / (time.perf_counter() - started), total
+    return total / (time.process_time() - cpu), total
 
 
-def grep_throughput(variants_file: Path, files: list[Path], size: int, runs: int = 3) -> tuple[float, int]:
-    """Bytes per second of grep -F over the files (best of `runs`); and how many strings it printed."""
+def grep_throughput(variants_file: Path, files: list[Path], runs: int = 3) -> tuple[Took, int]:
+    """Seconds of grep -F over the files (best of `runs`, wall and CPU apart); and how many strings it printed."""
     grep = shutil.which("grep")
     if grep is None:
         raise SystemExit("grep is not installed")
     command = [grep, "-F", "-o", "-f", str(variants_file), *map(str, files)]
-    best, printed = float("inf"), 0
+    wall, cpu, printed = float("inf"), float("inf"), 0
     for _ in range(runs):
-        started = time.perf_counter()
+        started, children = time.perf_counter(), _children_cpu()
         done = subprocess.run(command, stdout=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"}, check=False)
-        best = min(best, time.perf_counter() - started)
+        wall, cpu = min(wall, time.perf_counter() - started), min(cpu, _children_cpu() - children)
         if done.returncode > 1:
             raise SystemExit(f"grep failed with exit status {done.returncode}")
         printed = done.stdout.count(b"\n")
-    return size / best, printed
+    return Took(wall, cpu), printed
 
 
 @dataclass
@@ -476,25 +493,25 @@ def measure(args: argparse.Namespace, analyzer: Any, repeat: int) -> Figures:
         )
 
         timed = TimedAnalyzer(analyzer)
-        seconds, hits = scan(SubjectMatcher(SUBJECT, timed), corpus.files)
-        matcher_rate = size / seconds
-        print(f"matcher (scan_stream, NER where a name is ambiguous): {_mb_s(matcher_rate)} ({seconds:.2f} s, {len(hits)} hits)")
-        print(f"  of which NER: {timed.seconds:.2f} s in {timed.calls} calls ({100 * timed.seconds / seconds:.0f}% of the scan)")
-        prefilter_seconds, prefilter_hits = scan(prefilter, corpus.files)
-        print(f"  the same scan without an analyzer: {_mb_s(size / prefilter_seconds)} ({prefilter_seconds:.2f} s, {len(prefilter_hits)} hits)")
+        took, hits = scan(SubjectMatcher(SUBJECT, timed), corpus.files)
+        print(f"matcher (scan_stream, NER where a name is ambiguous): {_mb_s(size / took.cpu)} CPU, {_mb_s(size / took.wall)} wall ({len(hits)} hits)")
+        print(f"  of which NER: {timed.seconds:.2f} s in {timed.calls} calls ({100 * timed.seconds / took.wall:.0f}% of the scan)")
+        alone, alone_hits = scan(prefilter, corpus.files)
+        print(f"  the same scan without an analyzer: {_mb_s(size / alone.cpu)} CPU, {_mb_s(size / alone.wall)} wall ({len(alone_hits)} hits)")
 
         presidio_rate, sampled = presidio_throughput(analyzer, corpus.files, args.presidio_kb * 1000, 5000, args.seed)
-        print(f"Presidio alone (analyze, all entities, {sampled / 1000:.0f} KB in ~5 KB pieces): {presidio_rate / 1000:,.1f} KB/s")
+        print(f"Presidio alone (analyze, all entities, {sampled / 1000:.0f} KB in ~5 KB pieces): {presidio_rate / 1000:,.1f} KB/s CPU")
 
         spellings = sorted({_planted_text(p) for p in corpus.planted if p.plant.mention} - {""})
         variants_file = directory / "spellings.txt"
         variants_file.write_text("".join(t + "\n" for t in spellings), encoding="utf-8")
-        grep_rate, printed = grep_throughput(variants_file, corpus.files, size)
-        print(f"grep -F -o -f spellings ({len(spellings)} strings as planted, LC_ALL=C, best of 3): {_mb_s(grep_rate)} ({printed} strings printed)")
+        grep, printed = grep_throughput(variants_file, corpus.files)
+        print(f"grep -F -o -f spellings ({len(spellings)} strings as planted, LC_ALL=C, best of 3): {_mb_s(size / grep.cpu)} CPU, {_mb_s(size / grep.wall)} wall ({printed} strings printed)")
         anchors_file = directory / "anchors.txt"
         anchors_file.write_text("".join(sorted({f + "\n" for s in prefilter.spellings for f in anchor_forms(s.anchor)})), encoding="utf-8")
-        anchor_rate, _ = grep_throughput(anchors_file, corpus.files, size)
-        print(f"grep -F -o -f anchors (the matcher's first stage alone): {_mb_s(anchor_rate)}")
+        anchors, _ = grep_throughput(anchors_file, corpus.files)
+        print(f"grep -F -o -f anchors (the matcher's first stage alone): {_mb_s(size / anchors.cpu)} CPU, {_mb_s(size / anchors.wall)} wall")
+        print(f"matcher / grep -F by wall clock (load from other processes skews it): {grep.wall / took.wall:.2f}")
 
         result = accuracy(corpus, hits)
         print(f"recall {result.recall:.3f} ({mentions - len(result.missed)}/{mentions} planted mentions found)")
@@ -503,7 +520,7 @@ def measure(args: argparse.Namespace, analyzer: Any, repeat: int) -> Figures:
         print(f"precision {result.precision:.3f} ({len(hits) - len(result.false_positives)}/{len(hits)} hits on planted mentions)")
         for path, hit in result.false_positives:
             print(f"  false positive {hit.kind} in {path.name}@{hit.start}: {_context(path, hit.start, hit.end)!r}")
-    return Figures(result.recall, result.precision, matcher_rate / presidio_rate, matcher_rate / grep_rate)
+    return Figures(result.recall, result.precision, size / took.cpu / presidio_rate, grep.cpu / took.cpu)
 
 
 def _planted_text(planted: Planted) -> str:

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 REDACTION = "[redacted]"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _FULL_WIDTH_UPPER = re.compile(rb"\xef\xbc([\xa1-\xba])")
-_SOFT_LINE_BREAK = re.compile(rb"=\r?\n")
 _ESCAPE_BYTES = re.compile(rb"[%&\\=]")  # what starts an escape that takes more bytes than its character
 WINDOW = 60  # characters of context spaCy sees on each side of a name candidate
 EDGE = 16  # bytes a match must keep from a window's edge that is not the data's (its neighbours are unknown there)
@@ -126,6 +125,17 @@ def _fold_full_width_upper(data: bytes) -> bytes:
     return _FULL_WIDTH_UPPER.sub(lambda m: b"\xef\xbd" + bytes([m.group(1)[0] - 0x20]), data)
 
 
+def _soft_line_breaks(data: bytes) -> list[tuple[int, int]]:
+    """Where quoted-printable soft line breaks (=LF, =CRLF) are, in order."""
+    spans = []
+    for needle in (b"=\n", b"=\r\n"):
+        at = data.find(needle)
+        while at >= 0:
+            spans.append((at, at + len(needle)))
+            at = data.find(needle, at + len(needle))
+    return sorted(spans)
+
+
 def _char_start(data: bytes, i: int) -> int:
     """The nearest UTF-8 character start at or after i."""
     while i < len(data) and 0x80 <= data[i] < 0xC0:
@@ -190,7 +200,10 @@ class SubjectMatcher:
         #: Bytes around an anchor that may belong to its mention (encoded), with room for the boundary
         #: check; and around one with no escape nearby (UTF-8 takes at most 4 bytes a character).
         self.reach = MAX_BYTES_PER_CHAR * max(s.longest for s in self.spellings) + 2 * EDGE
-        self._plain_reach = 4 * max(s.longest for s in self.spellings) + 2 * EDGE
+        #: The same for each anchor (the longest spelling it stands in), encoded and plain.
+        self._reaches = [
+            (MAX_BYTES_PER_CHAR * longest + 2 * EDGE, 4 * longest + 2 * EDGE) for longest in (max(s.longest for s in owners[a]) for a in anchors)
+        ]
 
     def like_fragments(self) -> list[str]:
         return like_fragments(self.subject)
@@ -245,39 +258,41 @@ class SubjectMatcher:
 
     # ---------------------------------------------------------------- matching
 
-    def _anchor_spans(self, data: bytes) -> list[tuple[int, int]]:
+    def _anchor_spans(self, data: bytes) -> list[tuple[int, int, int]]:
         """Where the anchors stand with their companions near (within reach); through
         quoted-printable soft line breaks too."""
         lowered = _fold_full_width_upper(data.lower())
-        breaks = [m.span() for m in _SOFT_LINE_BREAK.finditer(lowered)] if b"=\n" in lowered else []
-        searched = _SOFT_LINE_BREAK.sub(b"", lowered) if breaks else lowered
+        searched = lowered.replace(b"=\r\n", b"").replace(b"=\n", b"") if b"=\n" in lowered else lowered
         found = []
         for index, start, end in self._anchors.find_matches_as_indexes(searched):
             needs = self._needs[index]
             if not all(needs):  # a spelling of this anchor needs no companion
-                found.append((start, end))
+                found.append((index, start, end))
                 continue
-            near = searched[max(0, start - self.reach) : end + self.reach]
+            reach = self._reaches[index][0]
+            near = searched[max(0, start - reach) : end + reach]
             present = {self._companion_of[i] for i, _, _ in self._companions.find_matches_as_indexes(near, overlapping=True)}  # type: ignore[union-attr]
             if any(need <= present for need in needs):
-                found.append((start, end))
-        if not breaks:
+                found.append((index, start, end))
+        if not found or searched is lowered:
             return found
+        breaks = _soft_line_breaks(lowered)
         removed = [0, *itertools.accumulate(end - start for start, end in breaks)]
         kept_starts = [start - before for (start, _), before in zip(breaks, removed)]  # where each break was, in the searched bytes
 
         def back(i: int) -> int:
             return i + removed[bisect.bisect_right(kept_starts, i)]
 
-        return [(back(s), back(e)) for s, e in found]
+        return [(index, back(s), back(e)) for index, s, e in found]
 
     def _candidates(self, data: bytes, complete: bool) -> list[_Candidate]:
         """Every spelling matched in the windows around the anchors, leftmost-longest, bounded; by start."""
         windows: list[list[int]] = []
-        for start, end in self._anchor_spans(data):
-            lo, hi = max(0, start - self.reach), min(len(data), end + self.reach)
+        for index, start, end in self._anchor_spans(data):
+            reach, plain_reach = self._reaches[index]
+            lo, hi = max(0, start - reach), min(len(data), end + reach)
             if not _ESCAPE_BYTES.search(data, lo, hi):  # plain text: the mention is near
-                lo, hi = max(0, start - self._plain_reach), min(len(data), end + self._plain_reach)
+                lo, hi = max(0, start - plain_reach), min(len(data), end + plain_reach)
             if windows and lo <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], hi)
             else:

@@ -73,7 +73,7 @@ def _phone(identifier: Identifier) -> Spelling:
     # The subscriber's last group is the anchor; the group before it, written whole in every usual
     # grouping (090-1234-5678, 09012345678, +81 90 1234 5678), is its companion.
     companions = (groups[-2],) if len(groups) >= 3 and len(groups[-2]) >= 3 else ()
-    return Spelling(identifier, re.compile(pattern), groups[-1] if len(groups[-1]) >= 4 else significant[-4:], 3 * len(national) + 16, companions)
+    return Spelling(identifier, re.compile(pattern), groups[-1] if len(groups[-1]) >= 4 else significant[-4:], 2 * len(national) + 12, companions)
 
 
 def _email(identifier: Identifier) -> Spelling:

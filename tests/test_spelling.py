@@ -98,7 +98,7 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "json": lambda s: json.dumps(s)[1:-1],
     "quoted-printable": qp_word,
 }
-#: Where an encoded mention stands: prose, a log line, an access log's query, a CSV cell, an HTML page, a JSON event.
+#: Where an encoded mention stands: prose, a log line, an access log's query, a CSV cell, HTML (a cell, a mailto: link), a JSON event.
 CONTEXTS = [
     "{}",
     "Note: {} here.",
@@ -106,6 +106,7 @@ CONTEXTS = [
     '10.0.0.7 - - [01/May/2024:10:00:00 +0900] "GET /search?q={}&page=2 HTTP/1.1" 200 512',
     '"4411","{}","Tokyo"',
     "<td>{}</td>",
+    '<a href="mailto:{}">write to us</a>',
     '{{"event":"support_call","who":"{}"}}',
 ]
 
