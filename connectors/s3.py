@@ -20,6 +20,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.base import AppliedStep, ApplyContext, CollectionInfo, ConnectorError, ForeignKey, Key, Match, Mention, Step, StoreSchema, TextMatcher
+from dsr import failpoints
 from dsr.config import DatasetConfig, ObjectsConfig, SystemConfig
 from dsr.subject import Identifier
 from scanners.readers import Format, SkippedObject, decoded_chunks, iter_records, rewrite
@@ -201,6 +202,7 @@ class S3Connector:
             except ClientError as exc:
                 raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
         written = put.get("VersionId") or NULL_VERSION  # an unversioned bucket overwrote "null" in place
+        failpoints.reach("during-rewrite")
         self._delete_versions(objects, key, [v for v in before if v != written])
         return True
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from connectors import base
 from connectors.base import PSEUDONYM_PREFIX, AppliedStep, ApplyContext, CommitInDoubt, ConnectorError, ForeignKey, Key, Match, Mention, Step, TextMatcher
+from dsr import failpoints
 from dsr.config import DatasetConfig, FieldConfig, SystemConfig
 from dsr.subject import Identifier, digits_forms, spellings
 
@@ -208,6 +209,7 @@ class SqlConnector:
                     f"system {self.system!r}: {current.operation} on {current.collection} failed and every change "
                     f"to this system was rolled back: {_reason(exc)}"
                 ) from None
+            failpoints.reach(f"before-commit:{self.system}")
             try:
                 transaction.commit()
             except SQLAlchemyError as exc:

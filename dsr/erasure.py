@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import MASK_TEXT, PSEUDONYM_PREFIX, ApplyContext, CommitInDoubt, ConnectorError, Key, Step
+from dsr import failpoints
 from dsr.approval import supersede
 from dsr.control.models import ActionRow, utcnow
 from dsr.discovery import Discovery, discover
@@ -272,6 +273,7 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
             session.commit()
             seal_failed_attempts(rt, request_id, system)
             raise
+        failpoints.reach(f"after-commit:{system}")
         by_name = {s.name: result for (s, _), result in zip(mutating, applied, strict=True)}
 
         for step, keys in keyed:
@@ -317,9 +319,10 @@ def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key]) -> int:
     if step.operation == "delete_record":
         return len(keys) - len(list(connector.read(step.collection, keys, rt.estate.collection(step.system, step.collection).primary_key)))
     rows = list(connector.read(step.collection, keys, list(step.fields)))
+    gone = len(keys) - len(rows)  # deleted later in the same commit (a customer unlinked, then deleted): its value is gone too
     if step.operation in ("unlink", "withdraw_consent"):
-        return sum(1 for row in rows if not any(row.get(f) for f in step.fields))
-    return sum(1 for row in rows if all(_erased(step.operation, row.get(f)) for f in step.fields))
+        return gone + sum(1 for row in rows if not any(row.get(f) for f in step.fields))
+    return gone + sum(1 for row in rows if all(_erased(step.operation, row.get(f)) for f in step.fields))
 
 
 @dataclass(frozen=True)

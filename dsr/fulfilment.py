@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from dsr import failpoints
 from dsr.bugs import write_bug_report
 from dsr.control.models import ActionRow, RequestRow
 from dsr.erasure import ErasureVerificationError
@@ -167,6 +168,7 @@ def proceed(rt: Runtime, request_id: str, note: str) -> None:
 
 def finish(rt: Runtime, request_id: str, outcome: str, export_path: str | None = None) -> None:
     """Complete the request and drop the subject's raw identifiers: the commitment stays for receipts."""
+    failpoints.reach("before-completion")
     with rt.sessions() as session:
         row = get_request(session, request_id)
         row.export_path = export_path

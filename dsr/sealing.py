@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dsr import ledger
+from dsr import failpoints, ledger
 from dsr.approval import decision_for
 from dsr.config import period_end
 from dsr.control.models import ActionRow, LedgerEntry, RequestRow, utcnow
@@ -134,7 +134,9 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 def seal_request(rt: Runtime, request_id: str, outcomes: dict[str, Outcome], outcome_text: str) -> list[str]:
     """Receipt every finished action not yet receipted (a rerun never signs twice), then the certificate."""
     sealed = ledger.write(rt, lambda session: _seal_actions(rt, session, request_id, outcomes))
+    failpoints.reach("after-ledger")
     certify(rt, request_id, outcomes, outcome_text)
+    failpoints.reach("after-certificate")
     publish(rt, request_id)  # files only for what the ledger committed, never for a rolled-back attempt
     return [receipt_id for receipt_id, _ in sealed]
 
