@@ -17,11 +17,12 @@ from typer.testing import CliRunner, Result
 
 from dsr.cli import app
 from dsr.config import load_estate
+from receipts.merkle import leaf_hash
 from receipts.note import Keyring, KeyWindow
 from receipts.receipt import seal
 from receipts.signing import generate_key
 from tests import shop
-from tests.test_audit import Request, action_body
+from tests.test_audit import Request, action_body, common
 
 VENV_BIN = Path(sys.executable).parent
 REQUEST_ID = re.compile(r"^DSR-\d{8}-[0-9A-F]{8}$")
@@ -386,15 +387,22 @@ def test_datasets_suggest_unknown_system(estate: Shop) -> None:
 
 @pytest.fixture
 def receipts(tmp_path: Path) -> tuple[Path, Path]:
-    """Three sealed receipts (one in a sub-directory) and the pinned keyring of their signer."""
+    """A request's folder: three sealed action receipts (one in a sub-directory), the certificate
+    listing them, and the pinned keyring of their signer."""
     key = generate_key(tmp_path / "signer" / "signing.pem")
     pinned = tmp_path / "keyring.json"
     pinned.write_bytes(Keyring([KeyWindow("hkt-test", key.public_key(), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))]).to_json())
     directory = tmp_path / "receipts"
     (directory / "2026").mkdir(parents=True)
+    request = Request("DSR-20261129-00000001", (("email", "r@example.jp"),), dt.datetime(2026, 11, 29, tzinfo=dt.UTC), ("hkt-test", key), ())
+    leaves = []
     for n, where in ((1, directory), (2, directory), (3, directory / "2026")):
-        request = Request(f"DSR-20261129-0000000{n}", (("email", f"r{n}@example.jp"),), dt.datetime(2026, 11, 29, tzinfo=dt.UTC), ("hkt-test", key), ())
-        (where / f"r{n}.json").write_bytes(seal(key, "hkt-test", action_body(request, n, "crm.customers.erase", "done", origin="test")))
+        document = seal(key, "hkt-test", action_body(request, n, f"crm.customers.erase{n}", "done", origin="test"))
+        (where / f"r{n}.json").write_bytes(document)
+        leaves.append(leaf_hash(document).hex())
+    certificate = {**common(request, "certificate", f"{request.id}-cert", request.start, origin="test"), "receipts": leaves,
+                   "verification": {"checks": 3, "failed": 0}, "outcome": "erased", "approval": None}
+    (directory / "c.json").write_bytes(seal(key, "hkt-test", certificate))
     return directory, pinned
 
 
@@ -403,8 +411,16 @@ def test_receipts_verify_passes_good_receipts(receipts: tuple[Path, Path]) -> No
     result = invoke("receipts", "verify", directory, "--keys", pinned)
     assert result.exit_code == 0, result.output
     out = _flat(result.stdout)
-    assert "PASS r1.json" in out and "PASS r2.json" in out and "PASS 2026/r3.json" in out
-    assert "3 passed, 0 failed" in out
+    assert "PASS r1.json" in out and "PASS r2.json" in out and "PASS 2026/r3.json" in out and "PASS c.json " in out
+    assert "all 3 receipts it lists are present" in out and "8 passed, 0 failed" in out  # 4 receipts, 3 listed, 1 complete
+
+
+def test_receipts_verify_fails_a_folder_that_lost_a_receipt(receipts: tuple[Path, Path]) -> None:
+    directory, pinned = receipts
+    (directory / "2026" / "r3.json").unlink()
+    result = invoke("receipts", "verify", directory, "--keys", pinned)
+    assert result.exit_code == 1
+    assert "1 of the 3 receipts this certificate lists are missing" in _flat(result.stdout)
 
 
 def test_receipts_verify_fails_after_one_byte_changes(receipts: tuple[Path, Path]) -> None:
@@ -420,7 +436,7 @@ def test_receipts_verify_fails_after_one_byte_changes(receipts: tuple[Path, Path
     out = _flat(result.stdout)
     assert "FAIL r2.json" in out and "signature does not match" in out
     assert "PASS r1.json" in out and "PASS 2026/r3.json" in out
-    assert "2 passed, 1 failed" in out
+    assert "5 passed, 2 failed" in out  # and the certificate's listing is no longer complete
 
 
 def test_receipts_verify_fails_on_broken_json(receipts: tuple[Path, Path]) -> None:
@@ -442,7 +458,7 @@ def test_receipts_verify_refuses_an_unpinned_signer(receipts: tuple[Path, Path],
     result = invoke("receipts", "verify", directory, "--keys", ring)
     assert result.exit_code == 1
     out = _flat(result.stdout)
-    assert "which is not in the pinned keyring" in out and "0 passed, 3 failed" in out
+    assert "which is not in the pinned keyring" in out and "0 passed, 4 failed" in out
 
 
 def test_receipts_verify_empty_directory_fails(tmp_path: Path, receipts: tuple[Path, Path]) -> None:
