@@ -15,6 +15,7 @@ from rich.table import Column, Table
 from ruamel.yaml import YAML
 
 from dsr.config import ConfigError, load_estate
+from dsr.datamap.model import DEFAULT_SAMPLE
 from dsr.subject import Identifier, IdentifierError, IdentifierKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Find, export, correct and erase a verified customer's personal data, with receipts.")
@@ -514,7 +515,7 @@ def serve(
 @datasets_app.command("suggest")
 def datasets_suggest(
     system: str,
-    sample: int = typer.Option(100, "--sample", min=1, max=10_000, help="Records sampled per table (never a full read)."),
+    sample: int = typer.Option(DEFAULT_SAMPLE, "--sample", min=1, max=10_000, help="Records sampled per table (never a full read)."),
     config: ConfigDir = DEFAULT_CONFIG,
 ) -> None:
     """Propose dataset YAML for a system from its data map: only the customer's part (identity tables,
@@ -603,7 +604,7 @@ app.add_typer(datamap_app, name="datamap")
 @datamap_app.command("scan")
 def datamap_scan(
     system: Annotated[str | None, typer.Argument(help="One system (default: every configured system).")] = None,
-    sample: int = typer.Option(100, "--sample", min=1, max=10_000, help="Records sampled per table or prefix (never a full read)."),
+    sample: int = typer.Option(DEFAULT_SAMPLE, "--sample", min=1, max=10_000, help="Records sampled per table or prefix (never a full read)."),
     show_all: bool = typer.Option(False, "--all", help="Also list columns where no personal data was found."),
     page: Path | None = typer.Option(None, "--page", help="Also write the HTML data map page into this directory."),
     config: ConfigDir = DEFAULT_CONFIG,

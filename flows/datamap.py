@@ -13,9 +13,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 import flows  # noqa: F401  (telemetry off before Prefect loads)
 from dsr.config import load_estate
-from dsr.datamap.model import DataMap
+from dsr.datamap.model import DEFAULT_SAMPLE, DataMap
 from dsr.datamap.publish import publish
-from dsr.datamap.scan import DEFAULT_SAMPLE, merge, scan_one
+from dsr.datamap.scan import merge, scan_one
 from flows.tasks import TASK_OPTIONS
 
 DEFAULT_PAGE_DIR = ".dsr/datamap"

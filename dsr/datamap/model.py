@@ -22,6 +22,8 @@ IdentityKind = Literal["email", "phone", "customer_id"]
 CollectionKind = Literal["table", "inheritance_child", "partition", "prefix", "bucket"]
 
 
+DEFAULT_SAMPLE = 200  # records sampled per table or prefix: enough to tell a catalogue from people, never a full read
+
 @dataclass(frozen=True)
 class ColumnProfile:
     """One column (or, for objects, the record text) as its sample showed it.

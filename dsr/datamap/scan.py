@@ -10,9 +10,7 @@ from connectors.base import Connector, ConnectorError
 from connectors.registry import UnknownConnectorKind, open_connector
 from dsr.config import Estate
 from dsr.datamap.classify import Classifier
-from dsr.datamap.model import CollectionProfile, DataMap
-
-DEFAULT_SAMPLE = 100
+from dsr.datamap.model import DEFAULT_SAMPLE, CollectionProfile, DataMap
 
 
 def scan_system(connector: Connector, classifier: Classifier, sample_size: int = DEFAULT_SAMPLE) -> tuple[CollectionProfile, ...]:

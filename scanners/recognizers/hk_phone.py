@@ -30,7 +30,7 @@ class HkPhoneRecognizer(ContextScoredRecognizer):
         # Not the subscriber part of another number: 03-2123-4567, (03)2123-4567.
         Pattern("hk phone (local)", f"(?<![{ALNUM}+＋]|{DIGIT}{_SEP}|{DIGIT}[)）]){_LOCAL}", 0.2),
     ]
-    CONTEXT = ["phone", "telephone", "tel", "mobile", "mob", "cell", "call", "contact", "whatsapp", "HK", "Hong Kong",
+    CONTEXT = ["phone", "telephone", "tel", "mobile", "mob", "cell", "call", "called", "phoned", "rang", "ring", "contact", "whatsapp", "HK", "Hong Kong",
                "電話", "手機", "手提", "聯絡", "聯絡電話", "流動電話", "傳真", "香港", "携帯", "連絡先", "☎"]
     SCORE_WITH_CONTEXT = 0.75
 
