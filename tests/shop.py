@@ -4,6 +4,8 @@ collection, and a second system that refers to the first. Written as config YAML
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,10 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Tex
 from connectors.sql import enable_sqlite_foreign_keys
 from dsr import fulfilment
 from dsr.erasure import PostCheck, add_suppression, discover_now, execute_system, make_plan, record_targets, verify_erasure
+from dsr.requests import Verification, create_request
 from dsr.runtime import Runtime
 from dsr.sealing import Outcome, seal_request
+from dsr.subject import Identifier, IdentifierKind
 
 SUBJECT = {"email": "Mika.Tanaka@Example.jp", "phone": "+81 90-1111-2222"}
 #: Somebody else's ticket that mentions the subject in its free text.
@@ -237,3 +241,29 @@ def erase_without_prefect(rt: Runtime, request_id: str, kind: str = "erase") -> 
     checks = verify_erasure(rt, request_id, plan)
     seal_request(rt, request_id, {c.step: Outcome("passed" if c.passed else f"failed: {c.detail}") for c in checks}, "test run")
     return checks
+
+
+def open_shop(root: Path, main: str, estate: dict[str, Any] | None = None, loaded: Callable[[], None] = lambda: None) -> Runtime:
+    """Both shop systems loaded (main at `main`, side in SQLite under `root`), their configuration
+    written (with `estate` settings added to estate.yaml), keys made, a Runtime open. `loaded`
+    runs once the stores are filled, before anything else touches them."""
+    side = f"sqlite:///{root / 'side.db'}"
+    load_main(main)
+    load_side(side)
+    loaded()
+    config = write_config(root, {"main": main, "side": side}, [MAIN_DATASET, SIDE_DATASET])
+    if estate:
+        settings = YAML().load(config / "estate.yaml")
+        settings.update(estate)
+        YAML().dump(settings, config / "estate.yaml")
+    return Runtime.open(config, create_keys=True)
+
+
+def verified_request(rt: Runtime, kind: str = "erase") -> str:
+    """A verified request about the subject, by her email, taken by one person, verified by another."""
+    with rt.sessions() as session:
+        row = create_request(session, rt.estate, kind=kind, identifiers=[Identifier.parse(IdentifierKind.EMAIL, SUBJECT["email"])],
+                             channel="web", department="Support Desk", requested_by="clerk",
+                             verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
+        session.commit()
+        return row.id

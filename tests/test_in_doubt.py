@@ -4,7 +4,6 @@ that are really gone. Also the plain crash between a commit and its bookkeeping.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -16,10 +15,8 @@ from connectors.base import CommitInDoubt
 from dsr import fulfilment
 from dsr.control.models import ActionRow
 from dsr.erasure import discover_now, execute_system, make_plan, record_targets, verify_erasure
-from dsr.requests import Verification, create_request
 from dsr.runtime import Runtime
 from dsr.sealing import Outcome, seal_request
-from dsr.subject import Identifier, IdentifierKind
 from tests import shop
 from tests.pgproxy import losing_commit_replies
 
@@ -31,15 +28,6 @@ COUNTED = ("customers", "orders", "order_lines", "addresses")
 def _through(url: str, port: int) -> str:
     """The same database, reached through the proxy on `port`, in plain TCP the proxy can read."""
     return make_url(url).set(port=port).update_query_dict({"sslmode": "disable", "gssencmode": "disable"}).render_as_string(hide_password=False)
-
-
-def _request(rt: Runtime) -> str:
-    with rt.sessions() as session:
-        row = create_request(session, rt.estate, kind="erase", identifiers=[Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"])],
-                             channel="web", department="Support Desk", requested_by="clerk",
-                             verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
-        session.commit()
-        return row.id
 
 
 def _subject_rows(url: str) -> dict[str, int]:
@@ -79,7 +67,7 @@ def test_a_lost_reply_to_commit_is_in_doubt_and_the_rerun_counts_what_is_gone(po
     with losing_commit_replies() as proxy:
         config = shop.write_config(tmp_path, {"main": _through(postgres_url, proxy.port), "side": side}, [shop.MAIN_DATASET, shop.SIDE_DATASET])
         rt = Runtime.open(config, create_keys=True)
-        request_id = _request(rt)
+        request_id = shop.verified_request(rt)
         fulfilment.begin(rt, request_id, "erase")
         plan = make_plan(rt, request_id, discover_now(rt, request_id))
         record_targets(rt, request_id, plan)
@@ -112,7 +100,7 @@ def test_a_crash_between_the_commit_and_its_bookkeeping_still_counts_the_deleted
     shop.load_side(side)
     before = _subject_rows(main)
     rt = Runtime.open(shop.write_config(tmp_path, {"main": main, "side": side}, [shop.MAIN_DATASET, shop.SIDE_DATASET]), create_keys=True)
-    request_id = _request(rt)
+    request_id = shop.verified_request(rt)
     fulfilment.begin(rt, request_id, "erase")
     plan = make_plan(rt, request_id, discover_now(rt, request_id))
     record_targets(rt, request_id, plan)

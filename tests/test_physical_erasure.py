@@ -11,32 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from dsr.config import period_end
-from dsr.requests import Verification, create_request
 from dsr.runtime import Runtime
-from dsr.subject import Identifier, IdentifierKind
 from tests import shop
 
 
 def _erase(tmp_path: Path, main: str, estate: dict | None = None, loaded: Callable[[], None] = lambda: None) -> tuple[Runtime, str]:
-    side = f"sqlite:///{tmp_path / 'side.db'}"
-    shop.load_main(main)
-    shop.load_side(side)
-    loaded()
-    config = shop.write_config(tmp_path, {"main": main, "side": side}, [shop.MAIN_DATASET, shop.SIDE_DATASET])
-    if estate:
-        settings = YAML().load(config / "estate.yaml")
-        settings.update(estate)
-        YAML().dump(settings, config / "estate.yaml")
-    rt = Runtime.open(config, create_keys=True)
-    with rt.sessions() as session:
-        row = create_request(session, rt.estate, kind="erase", identifiers=[Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"])],
-                             channel="web", department="Support Desk", requested_by="clerk",
-                             verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
-        session.commit()
-        request_id = row.id
+    rt = shop.open_shop(tmp_path, main, estate, loaded)
+    request_id = shop.verified_request(rt)
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
     return rt, request_id
 

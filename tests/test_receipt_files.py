@@ -3,7 +3,6 @@ fails verification, and a rerun after the certificate issues no second certifica
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -11,24 +10,14 @@ from typer.testing import CliRunner
 
 from dsr.cli import app
 from dsr.control.models import CheckpointRow, LedgerEntry
-from dsr.requests import Verification, create_request
 from dsr.runtime import Runtime
 from dsr.sealing import publish, seal_request
-from dsr.subject import Identifier, IdentifierKind
 from tests import shop
 
 
 def _erased(tmp_path: Path) -> tuple[Runtime, str]:
-    main, side = f"sqlite:///{tmp_path / 'main.db'}", f"sqlite:///{tmp_path / 'side.db'}"
-    shop.load_main(main)
-    shop.load_side(side)
-    rt = Runtime.open(shop.write_config(tmp_path, {"main": main, "side": side}, [shop.MAIN_DATASET, shop.SIDE_DATASET]), create_keys=True)
-    with rt.sessions() as session:
-        row = create_request(session, rt.estate, kind="erase", identifiers=[Identifier.parse(IdentifierKind.EMAIL, shop.SUBJECT["email"])],
-                             channel="web", department="Support Desk", requested_by="clerk",
-                             verification=Verification("photo ID", "officer", dt.datetime.now(dt.UTC)))
-        session.commit()
-        request_id = row.id
+    rt = shop.open_shop(tmp_path, f"sqlite:///{tmp_path / 'main.db'}")
+    request_id = shop.verified_request(rt)
     assert all(c.passed for c in shop.erase_without_prefect(rt, request_id))
     return rt, request_id
 
