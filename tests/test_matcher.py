@@ -483,8 +483,7 @@ def test_several_names_from_the_cli_and_unconfirmed_candidates_reach_plan_and_ex
     assert [ATTENDEES_NOTE[s:e] for _, s, e in unconfirmed.spans] == ["Mika Tanaka"]
     assert {f.key for f in discovery.mentions("side", "tickets")} == {(4,), (6,)}  # 6: the kanji name, with 様
 
-    fks = {system: rt.connector(system).foreign_keys() for system in rt.estate.datasets}
-    plan = plan_erasure(rt.estate, request_id, dt.datetime.now(dt.UTC), discovery, fks)
+    plan = plan_erasure(rt.estate, request_id, dt.datetime.now(dt.UTC), discovery, rt.connector)
     assert PlanStep("side", "tickets", "review", ("notes",), 1, UNCONFIRMED_RULE) in plan.steps
     redactions = [s for s in plan.steps if s.operation == "redact_span"]
     assert [(s.collection, s.count) for s in redactions] == [("tickets", 2)]  # the unconfirmed row is not redacted
