@@ -284,7 +284,7 @@ def execute_system(rt: Runtime, request_id: str, plan: ErasurePlan, system: str)
             if action.details.get("resumed") and step.operation in SETTLED_OPERATIONS:
                 # An earlier attempt may have committed without its bookkeeping (a crash, a lost reply
                 # to COMMIT): this attempt found nothing left to do. Count what is verifiably done.
-                done_now = max(done_now, _settled_count(rt, step, keys))
+                done_now = max(done_now, _settled_count(rt, step, keys, context))
             action.affected_count = max(action.affected_count or 0, done_now)  # a resumed step keeps what it did before
             if result and result.refused:
                 action.details = {**action.details, "refused": list(result.refused)}
@@ -310,11 +310,13 @@ def _purge_physically(rt: Runtime, session: Session, system: str, changed: list[
     session.commit()
 
 
-SETTLED_OPERATIONS = ("delete_record", "unlink", "null_field", "mask", "pseudonymize", "withdraw_consent")
+SETTLED_OPERATIONS = ("delete_record", "unlink", "null_field", "mask", "pseudonymize", "withdraw_consent", "redact_span")
 
 
-def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key]) -> int:
-    """How many of the step's targets are now as the step leaves them (gone, or their fields cleared)."""
+def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key], context: ApplyContext) -> int:
+    """How many of the step's targets are now as the step leaves them: gone, their fields cleared, or
+    (a redaction) their text free of the subject's mentions. Targets were recorded while they still
+    held what the step removes, so each one in that state now was changed by some attempt."""
     connector = rt.connector(step.system)
     if step.operation == "delete_record":
         return len(keys) - len(list(connector.read(step.collection, keys, rt.estate.collection(step.system, step.collection).primary_key)))
@@ -322,6 +324,9 @@ def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key]) -> int:
     gone = len(keys) - len(rows)  # deleted later in the same commit (a customer unlinked, then deleted): its value is gone too
     if step.operation in ("unlink", "withdraw_consent"):
         return gone + sum(1 for row in rows if not any(row.get(f) for f in step.fields))
+    if step.operation == "redact_span":
+        assert context.redact is not None
+        return gone + sum(1 for row in rows if not any(isinstance(v, str) and context.redact(v)[1] for v in row.values()))
     return gone + sum(1 for row in rows if all(_erased(step.operation, row.get(f)) for f in step.fields))
 
 
