@@ -29,6 +29,7 @@ NULL_VERSION = "null"  # S3's version id of objects written while versioning was
 SPOOL_BYTES = 32 << 20  # a rewritten object spills from memory to a temporary file beyond this
 GZIP_MAGIC = b"\x1f\x8b"  # a gzip object is rewritten as gzip, whatever its name says
 TAG_UNSAFE = re.compile(r"[^\w\s+\-=.:/@]")  # S3 refuses these in a tag value ("[redacted]" becomes "redacted")
+MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")  # error codes of an object or version that is not there
 # Headers a rewritten object keeps (as head_object names them, as put_object takes them).
 # The data map: objects are counted up to this bound per prefix; a sample reads a few objects, each only so far.
 OBJECT_COUNT_CAP = 10_000
@@ -115,10 +116,18 @@ class S3Connector:
                 yield Mention.of_hits((key, version), None, hits)
 
     def read(self, collection: str, keys: Sequence[Key], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """The records (lines, rows) of the given object versions."""
+        """The records (lines, rows) of the given object versions; a version that no longer exists
+        yields nothing, as a deleted row does."""
         objects = self._objects(collection)
         for key, version in keys:
-            body = self._body(objects, key, version)
+            try:
+                body = self.client.get_object(Bucket=objects.bucket, Key=key, VersionId=version)["Body"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in MISSING:
+                    continue
+                raise self._fail(f"reading an object of {objects.bucket}", exc) from None
+            except BotoCoreError as exc:
+                raise self._fail(f"reading an object of {objects.bucket}", exc) from None
             try:
                 for record in iter_records(body, objects.format_of(key)):
                     yield {"object": key, "version_id": version, "line": record.line, "text": record.text}
@@ -179,7 +188,7 @@ class S3Connector:
         try:
             head = self.client.head_object(Bucket=objects.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") in MISSING:
                 return self._delete_versions(objects, key) > 0
             raise _Refused(f"object refused the rewrite ({exc.response.get('Error', {}).get('Code', '')})") from None
         except BotoCoreError as exc:

@@ -310,7 +310,8 @@ def _purge_physically(rt: Runtime, session: Session, system: str, changed: list[
     session.commit()
 
 
-SETTLED_OPERATIONS = ("delete_record", "unlink", "null_field", "mask", "pseudonymize", "withdraw_consent", "redact_span")
+SETTLED_OPERATIONS = ("delete_record", "unlink", "null_field", "mask", "pseudonymize", "withdraw_consent", "redact_span",
+                      "delete_object_all_versions", "rewrite_object")
 
 
 def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key], context: ApplyContext) -> int:
@@ -318,6 +319,9 @@ def _settled_count(rt: Runtime, step: PlanStep, keys: list[Key], context: ApplyC
     (a redaction) their text free of the subject's mentions. Targets were recorded while they still
     held what the step removes, so each one in that state now was changed by some attempt."""
     connector = rt.connector(step.system)
+    if step.operation in ("delete_object_all_versions", "rewrite_object"):  # per object: none of its versions that held the subject is left
+        left = {record["object"] for record in connector.read(step.collection, keys, ["text"])}
+        return len({key[0] for key in keys} - left)
     if step.operation == "delete_record":
         return len(keys) - len(list(connector.read(step.collection, keys, rt.estate.collection(step.system, step.collection).primary_key)))
     rows = list(connector.read(step.collection, keys, list(step.fields)))
