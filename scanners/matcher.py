@@ -25,7 +25,7 @@ import logging
 import re
 import traceback
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -214,7 +214,9 @@ class SubjectMatcher:
         """Mentions in a text, as character offsets."""
         text = _LONE_SURROGATE.sub("\ufffd", text)  # same length; the automaton and spaCy need valid text
         data = text.encode()
-        hits = [h for c in self._candidates(data, complete=True) if (h := self._judge(c, data, 0)) is not None]
+        candidates = self._candidates(data, complete=True)
+        self._ask_ner_at_once(candidates, data)
+        hits = [h for c in candidates if (h := self._judge(c, data, 0)) is not None]
         if text.isascii():
             return hits
         return [TextHit(len(data[: h.start].decode()), len(data[: h.end].decode()), h.identifier, h.confidence, h.confirmed, h.line, h.failure) for h in hits]
@@ -244,9 +246,9 @@ class SubjectMatcher:
             data = carry + (chunk or b"")
             limit = len(data) if final else len(data) - self.reach  # later starts may be cut off: next round
             line, counted = carry_line, 0
-            for candidate in self._candidates(data, complete=final):
-                if candidate.start < fresh_from or candidate.start >= limit:
-                    continue
+            candidates = [c for c in self._candidates(data, complete=final) if fresh_from <= c.start < limit]
+            self._ask_ner_at_once(candidates, data)
+            for candidate in candidates:
                 line += data.count(b"\n", counted, candidate.start)
                 counted = candidate.start
                 hit = self._judge(candidate, data, line)
@@ -347,23 +349,53 @@ class SubjectMatcher:
             return None
         return TextHit(candidate.start, candidate.end, identifier, confidence, confirmed, line)
 
+    def _ask_ner_at_once(self, candidates: list[_Candidate], data: bytes) -> None:
+        """The NER windows of every ambiguous name candidate not seen yet, through spaCy in one batch
+        (nlp.pipe), so that judging them one by one finds each in the cache."""
+        if self.analyzer is None or not hasattr(self.analyzer, "persons_many"):
+            return
+        windows = list(dict.fromkeys(
+            self._ner_window(c, data)[0] for c in candidates
+            if c.spelling.identifier.kind is IdentifierKind.NAME and _name_context(c, data) == "ambiguous"
+        ))
+        windows = [w for w in windows if w not in self._people]
+        if len(windows) < 2:
+            return  # one window costs the same asked alone, when it is judged
+        try:
+            answers = self.analyzer.persons_many(windows)
+        except Exception:  # noqa: BLE001 - each window is then asked alone, and its failure kept to it
+            return
+        for window, people in zip(windows, answers, strict=True):
+            self._remember(window, people)
+
+    def _remember(self, window: str, people: Sequence[tuple[int, int]]) -> bool:
+        """Cache NER's answer for a window; a failed one is not kept (the next ask may fare better)."""
+        if isinstance(people, Analysis) and people.failures:
+            return False
+        if len(self._people) >= NER_CACHE:
+            self._people.clear()
+        self._people[window] = list(people)
+        return True
+
+    @staticmethod
+    def _ner_window(candidate: _Candidate, data: bytes) -> tuple[str, int, int]:
+        """A small window of the candidate's line, and where the candidate stands in it."""
+        prefix = readable(data[_char_start(data, max(0, candidate.start - 4 * WINDOW)) : candidate.start])[-WINDOW:].rpartition("\n")[2]
+        body = readable(data[candidate.start : candidate.end])
+        suffix = readable(data[candidate.end : _char_start(data, candidate.end + 4 * WINDOW)])[:WINDOW].partition("\n")[0]
+        return prefix + body + suffix, len(prefix), len(prefix) + len(body)
+
     def _ner(self, candidate: _Candidate, data: bytes) -> tuple[float, bool] | str | None:
         """spaCy on a small window of the candidate's line: (confidence, confirmed); None when a
         person it tags reaches over the candidate into other words that are no title or role
         (another person's name); the failure (type and place) when the analyzer reports that NER
         failed on this window (scanners.engine.Analysis.failures)."""
-        prefix = readable(data[_char_start(data, max(0, candidate.start - 4 * WINDOW)) : candidate.start])[-WINDOW:].rpartition("\n")[2]
-        body = readable(data[candidate.start : candidate.end])
-        suffix = readable(data[candidate.end : _char_start(data, candidate.end + 4 * WINDOW)])[:WINDOW].partition("\n")[0]
-        window, s, e = prefix + body + suffix, len(prefix), len(prefix) + len(body)
+        window, s, e = self._ner_window(candidate, data)
         people = self._people.get(window)
         if people is None:
             people = self.analyzer.persons(window)  # type: ignore[union-attr]
-            if isinstance(people, Analysis) and people.failures:
-                return str(people.failures[0])  # not cached: the next window may fare better
-            if len(self._people) >= NER_CACHE:
-                self._people.clear()
-            self._people[window] = people
+            if not self._remember(window, people):
+                return str(people.failures[0])  # type: ignore[union-attr]
         for ps, pe in people:
             if ps < e and pe > s and not _only_titles(window[ps:s] + " " + window[e:pe]):
                 return None

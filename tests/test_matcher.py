@@ -199,10 +199,15 @@ class CountingAnalyzer:
     def __init__(self, analyzer: object):
         self.analyzer = analyzer
         self.asked: list[str] = []
+        self.batches: list[list[str]] = []
 
     def persons(self, text: str) -> list[tuple[int, int]]:
         self.asked.append(text)
         return self.analyzer.persons(text)  # type: ignore[attr-defined]
+
+    def persons_many(self, texts: list[str]) -> list:
+        self.batches.append(list(texts))
+        return self.analyzer.persons_many(texts)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -281,6 +286,30 @@ def test_ner_runs_once_per_distinct_window(counting: CountingAnalyzer) -> None:
     line = "Attendees: Jiro Yamada, Taro Tanaka\n"
     assert list(matcher.scan_stream([(line * 50).encode()])) == []
     assert len(set(counting.asked)) == len(counting.asked) == 1  # the same line is answered from the cache
+
+
+AMBIGUOUS_LINES = [
+    "Yesterday Taro Yamada phoned about his bill.",  # confirmed: spaCy tags the name whole
+    "Attendees: Jiro Yamada, Taro Tanaka",  # rejected: inside two other people's names
+    "Monday Taro Yamada wrote again.",
+    "cc: Jiro Yamada,Taro Suzuki",
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ambiguous_names_go_to_ner_in_one_batch_with_the_verdicts_of_one_by_one(analyzer: object, stream: bool) -> None:
+    text = "\n".join(AMBIGUOUS_LINES) + "\n"
+    counted = CountingAnalyzer(analyzer)
+    one_by_one = type("Unbatched", (), {"persons": staticmethod(counted.persons)})()  # an analyzer that cannot batch
+    batched = CountingAnalyzer(analyzer)
+
+    def hits(matcher: SubjectMatcher) -> list[tuple[int, int, bool]]:
+        found = matcher.scan_stream([text.encode()]) if stream else matcher.find(text)
+        return [(h.start, h.end, h.confirmed) for h in found]
+
+    assert hits(SubjectMatcher(SUBJECT, batched)) == hits(SubjectMatcher(SUBJECT, one_by_one)) != []
+    assert len(batched.batches) == 1 and len(batched.batches[0]) == len(AMBIGUOUS_LINES) and batched.asked == []
+    assert len(counted.asked) == len(AMBIGUOUS_LINES)
 
 
 def test_without_analyzer_an_ambiguous_name_is_kept_at_base_confidence(plain: SubjectMatcher) -> None:
