@@ -68,14 +68,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dsr.subject import Identifier, IdentifierKind, Subject
-from scanners.decoding import canonical
-from scanners.engine import build_analyzer
-from scanners.matcher import SubjectMatcher, TextHit
-from scanners.readers import decoded_chunks
-from scanners.settings import ScannerConfig
-from scanners.variants import anchor_forms
-from tests.test_spelling import ENCODINGS, decoys, email_spellings, name_spellings, phone_spellings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the spellings come from tests/test_spelling.py
+
+from dsr.subject import Identifier, IdentifierKind, Subject  # noqa: E402
+from scanners.decoding import canonical  # noqa: E402
+from scanners.engine import build_analyzer  # noqa: E402
+from scanners.matcher import SubjectMatcher, TextHit  # noqa: E402
+from scanners.readers import decoded_chunks  # noqa: E402
+from scanners.settings import ScannerConfig  # noqa: E402
+from scanners.variants import anchor_forms  # noqa: E402
+from tests.test_spelling import ENCODINGS, decoys, email_spellings, name_spellings, phone_spellings  # noqa: E402
 
 MB = 1_000_000
 SUBJECT = Subject(
