@@ -5,8 +5,8 @@ demo customer, `hkt-dsr run` in a process of its own with HKT_DSR_KILL_AT naming
 it must die (dsr/failpoints.py) and a second person approving from yet another process, then
 plain reruns until the request completes. Judged against an uninterrupted trial: the stores must
 be equal, no step applied twice, exactly one certificate, receipts that count the rows that really
-changed, and a ledger an auditor's verifier replays. Used by tests/test_chaos.py and
-benchmarks/chaos.py.
+changed, and a ledger an auditor's verifier replays. Used by benchmarks/chaos.py (the suite keeps
+to tests/test_recovery.py's kill while awaiting approval: each trial here costs minutes).
 """
 
 from __future__ import annotations
