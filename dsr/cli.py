@@ -220,9 +220,13 @@ def request_recover(
     """Release a request from a run that is gone but cannot be judged dead automatically (its
     machine was lost); recorded with who. A live run is never released."""
     from dsr.fulfilment import recover
+    from dsr.requests import RequestError
     from flows.tasks import PrefectRuns
 
-    console.print(recover(_runtime(config), request_id, by, PrefectRuns()), highlight=False)
+    try:
+        console.print(recover(_runtime(config), request_id, by, PrefectRuns()), highlight=False)
+    except RequestError as exc:
+        raise _fail(str(exc)) from None
 
 
 @request_app.command("expire")

@@ -146,9 +146,10 @@ def recover(rt: Runtime, request_id: str, by: str, runs: FlowRuns) -> str:
         holder = row.flow_run_id
         if holder is None or row.status in CLOSED:
             raise RequestError(f"request {request_id} has no run to recover ({row.status})")
+        process, seen = judge(row)  # whatever Prefect says: a process seen alive is never released
+        if process == "alive":
+            raise RequestError(f"request {request_id}: flow run {holder} is alive ({seen}); stop it before recovering the request")
         state, evidence = holder_state(row, runs)
-        if state == "alive":
-            raise RequestError(f"request {request_id}: flow run {holder} is alive ({evidence}); stop it before recovering the request")
         if state in ("unknown", "dead", "suspended"):
             runs.mark_crashed(holder, f"released by {actor} (hkt-dsr request recover)")
         set_status(session, row, row.status, actor, f"flow run {holder} released by {actor} (recover; it was {state}{f': {evidence}' if evidence else ''})")

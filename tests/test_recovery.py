@@ -161,3 +161,33 @@ def test_a_run_killed_while_it_awaits_approval_is_taken_over_by_approve(tmp_path
     with sqlite3.connect(tmp_path / "control.db") as conn:
         notes = [n for (n,) in conn.execute("SELECT note FROM request_events WHERE request_id = ?", (request_id,))]
     assert any("found dead" in n and "is gone" in n for n in notes)
+
+
+@pytest.mark.prefect
+def test_recover_releases_a_request_whose_run_cannot_be_judged_and_refuses_a_live_one(tmp_path: Path, prefect_harness: None) -> None:
+    config = _estate(tmp_path)
+    request_id = _erase_request(config)
+    sessions = session_factory(f"sqlite:///{tmp_path / 'control.db'}")
+
+    def hold(**stamp: object) -> None:
+        with sessions() as session:
+            row = session.get(RequestRow, request_id)
+            assert row is not None
+            row.flow_run_id, row.status = "00000000-0000-0000-0000-000000000001", "running"
+            for name, value in stamp.items():
+                setattr(row, name, value)
+            session.commit()
+
+    me = Runner.this_process()
+    hold(run_host=me.host, run_pid=me.pid, run_process_start=me.process_start)  # alive: this very process
+    refused = CliRunner().invoke(app, ["request", "recover", request_id, "--by", "Ken Ito", "--config", str(config)])
+    assert refused.exit_code == 1 and "is alive" in " ".join(refused.output.split())
+    hold(run_host="worker-7.internal", run_pid=4242, run_process_start="9", heartbeat_at=utcnow())  # another host, beating
+    assert CliRunner().invoke(app, ["request", "recover", request_id, "--by", "Ken Ito", "--config", str(config)]).exit_code == 1
+    hold(heartbeat_at=None)  # another host that never beat: nobody can tell, a person decides
+    released = CliRunner().invoke(app, ["request", "recover", request_id, "--by", "Ken Ito", "--config", str(config)])
+    assert released.exit_code == 0, released.output
+    with sessions() as session:
+        row = session.get(RequestRow, request_id)
+        assert row is not None and row.flow_run_id is None
+        assert any("released by Ken Ito" in e.note for e in row.events)
